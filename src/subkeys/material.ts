@@ -1,0 +1,62 @@
+// Key material kept in the data dir: the Ed25519 key that signs session
+// tokens and the HMAC key from which subkey secrets are derived. Created on
+// first use with mode 0600 (the directory 0700). Must never log or return it.
+
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface KeyMaterial {
+  readonly tokenPrivateKey: KeyObject;
+  readonly tokenPublicKey: KeyObject;
+  readonly secretKey: Buffer;
+}
+
+export const TOKEN_KEY_FILE = 'token-signing-key.pem';
+export const SECRET_KEY_FILE = 'subkey-secret.key';
+
+export function ensureDataDir(dataDir: string): void {
+  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (!statSync(dataDir).isDirectory()) throw new Error(`data dir ${dataDir} is not a directory`);
+}
+
+/** Create a file with mode 0600 exclusively; if another process won the race, keep theirs. */
+function createSecretFile(path: string, contents: Buffer | string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw err;
+  }
+  try {
+    writeSync(fd, typeof contents === 'string' ? Buffer.from(contents) : contents);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(path, 0o600);
+}
+
+function checkPrivate(path: string): void {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new Error(`${path} is readable by group or others (mode ${mode.toString(8)}); run: chmod 600 ${path}`);
+  }
+}
+
+export function loadKeyMaterial(dataDir: string): KeyMaterial {
+  ensureDataDir(dataDir);
+  const tokenPath = join(dataDir, TOKEN_KEY_FILE);
+  const secretPath = join(dataDir, SECRET_KEY_FILE);
+  if (!existsSync(tokenPath)) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    createSecretFile(tokenPath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  }
+  if (!existsSync(secretPath)) createSecretFile(secretPath, randomBytes(32).toString('base64') + '\n');
+  checkPrivate(tokenPath);
+  checkPrivate(secretPath);
+  const tokenPrivateKey = createPrivateKey(readFileSync(tokenPath));
+  const secretKey = Buffer.from(readFileSync(secretPath, 'utf8').trim(), 'base64');
+  if (secretKey.length < 32) throw new Error(`${secretPath} does not hold a 32-byte key`);
+  return { tokenPrivateKey, tokenPublicKey: createPublicKey(tokenPrivateKey), secretKey };
+}
