@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import replyFrom from '@fastify/reply-from';
 import type { AuditRecord } from '../audit/record.js';
 import type { AuditSink } from '../audit/sink.js';
@@ -73,7 +73,8 @@ function parseQueryOrDeny(raw: string) {
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const app = Fastify({
     logger: deps.logger ?? false,
-    disableRequestLogging: true,
+    // The audit log records every call; per-request operational lines add nothing.
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     // S3 keys can be 1024 bytes, percent-encoded up to three times that.
     routerOptions: { maxParamLength: 16384 },
