@@ -1,0 +1,90 @@
+// Test harness: a fake AWS upstream that verifies with an independent SigV4
+// implementation, and keyfence in front of it on 127.0.0.1 ephemeral ports,
+// with a temporary data dir and a real audit file. Everything is stopped by
+// close(). The clock can be shifted to test expiry and skew.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { openAuditSink } from '../../src/audit/sink.js';
+import type { AuditRecord } from '../../src/audit/record.js';
+import { parseCidrList } from '../../src/net/cidr.js';
+import { loadRoles } from '../../src/policy/load.js';
+import { createMasterSigner } from '../../src/proxy/master-signer.js';
+import { buildGateway } from '../../src/server/gateway.js';
+import { loadKeyMaterial } from '../../src/subkeys/material.js';
+import { openSubkeyStore } from '../../src/subkeys/store.js';
+import { SubkeyService, type IssuedCredentials } from '../../src/subkeys/subkeys.js';
+import { startUpstream, type FakeUpstream } from './upstream.js';
+
+// Test-only master credential: fake, and the fake upstream is the only one that accepts it.
+export const MASTER = { accessKeyId: 'AKIAKEYFENCETESTMSTR', secretAccessKey: 'keyfence-test-master-secret-0123456789abcd' };
+export const POLICIES = new URL('../fixtures/policies', import.meta.url).pathname;
+
+export interface Harness {
+  url: string;
+  upstream: FakeUpstream;
+  dataDir: string;
+  subkeys: SubkeyService;
+  issue(opts?: { name?: string; role?: string; cidrs?: string[]; ttlMs?: number }): Promise<IssuedCredentials>;
+  audit(): AuditRecord[];
+  /** Shift keyfence's clock (ms) relative to real time. */
+  setClockOffset(ms: number): void;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { trustProxy?: string; masterSessionToken?: string } = {}): Promise<Harness> {
+  const upstream = await startUpstream({ ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) });
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyfence-test-'));
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  const roles = loadRoles(POLICIES);
+  const store = openSubkeyStore(dataDir);
+  const subkeys = new SubkeyService({ store, material: loadKeyMaterial(dataDir), now, roleExists: (r) => roles.get(r) !== undefined });
+  const auditPath = join(dataDir, 'audit.log');
+  const audit = openAuditSink(auditPath);
+  const upstreamUrl = new URL(upstream.url);
+  const app = buildGateway({
+    subkeys,
+    roles,
+    signer: createMasterSigner({ ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) }),
+    audit,
+    now,
+    upstream: () => upstreamUrl,
+    trustProxy: opts.trustProxy ? parseCidrList(opts.trustProxy) : [],
+    accountId: '123456789012',
+    maxFormBody: 1024 * 1024,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    upstream,
+    dataDir,
+    subkeys,
+    issue: (o = {}) =>
+      subkeys.issue({
+        name: o.name ?? 'alice',
+        role: o.role ?? 'tester',
+        cidrs: o.cidrs ?? ['127.0.0.1/32'],
+        ttlMs: o.ttlMs ?? 3600_000,
+        createdBy: 'test',
+      }),
+    audit: () =>
+      readFileSync(auditPath, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as AuditRecord),
+    setClockOffset: (ms) => {
+      offset = ms;
+    },
+    close: async () => {
+      await app.close();
+      await upstream.close();
+      store.close();
+      audit.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
