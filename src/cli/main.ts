@@ -64,11 +64,6 @@ export function buildCli(): Command {
     .action(async (opts: Record<string, string | undefined>) => {
       const listen = parseListen(opts['listen'] as string);
       const master = loadMasterCredential({ file: opts['masterCredentials'], profile: opts['masterProfile'] });
-      if (!master) {
-        throw new ConfigError(
-          'no master credential: set KEYFENCE_MASTER_ACCESS_KEY_ID and KEYFENCE_MASTER_SECRET_ACCESS_KEY, or pass --master-credentials FILE',
-        );
-      }
       const accountId = opts['accountId'] as string;
       if (!/^(\*|\d{12})$/.test(accountId)) throw new ConfigError('--account-id must be 12 digits or *');
       const maxFormBody = Number(opts['maxFormBody']);
@@ -83,13 +78,19 @@ export function buildCli(): Command {
       const store = openSubkeyStore(dataDir);
       const subkeys = new SubkeyService({ store, material, now: Date.now, roleExists: (r) => roles.get(r) !== undefined });
       const audit = openAuditSink(join(dataDir, AUDIT_FILE));
-      const signer = createMasterSigner(master);
+      const signer = master ? createMasterSigner(master) : undefined;
       const app = buildGateway({
         subkeys, roles, signer, audit, now: Date.now, upstream, trustProxy, accountId, maxFormBody,
         logger: { ...LOGGER_OPTIONS, level: opts['logLevel'] as string },
       });
       const address = await app.listen({ host: listen.host, port: listen.port });
-      app.log.info({ address, masterKey: signer.keyIdHint, roles: roles.names(), dataDir }, 'keyfence is serving');
+      app.log.info({ address, masterKey: signer?.keyIdHint ?? 'none', roles: roles.names(), dataDir }, 'keyfence is serving');
+      if (!signer) {
+        app.log.warn(
+          'no master credential (KEYFENCE_MASTER_ACCESS_KEY_ID/KEYFENCE_MASTER_SECRET_ACCESS_KEY or --master-credentials): ' +
+            'calls are authenticated, authorized and audited, then refused with 503 instead of forwarded',
+        );
+      }
       const stop = () => {
         app.log.info('shutting down');
         void app.close().then(() => {

@@ -142,6 +142,12 @@ export const CATALOGUE = {
     ec2: e('RequestEntityTooLarge', 413),
     message: 'The request body is larger than keyfence accepts for this operation.',
   },
+  NoMasterCredential: {
+    eventType: 'AwsApiCall',
+    s3: e('ServiceUnavailable', 503),
+    ec2: e('Unavailable', 503),
+    message: 'keyfence has no master credential configured, so it cannot forward this call.',
+  },
   UpstreamUnavailable: {
     eventType: 'AwsApiCall',
     s3: e('ServiceUnavailable', 503),

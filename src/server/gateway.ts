@@ -33,7 +33,8 @@ import { singleHeader, wireFrom, type WireRequest } from './wire.js';
 export interface GatewayDeps {
   readonly subkeys: SubkeyService;
   readonly roles: RoleRegistry;
-  readonly signer: MasterSigner;
+  /** Absent when no master credential is configured: allowed calls then get 503. */
+  readonly signer: MasterSigner | undefined;
   readonly audit: AuditSink;
   readonly now: () => number;
   readonly upstream: UpstreamResolver;
@@ -185,6 +186,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       // 3. authorize
       facts.decision = authorize(desc, deps.roles, deps.now());
       // 4. re-sign, 5. forward, 6. audit (on the upstream's answer)
+      if (!deps.signer) throw new Denial('NoMasterCredential');
       const fwd = prepareForward(desc, wire, authn, queryParams, body, deps.signer, deps.upstream);
       if (fwd.bodyStream) (request as { body: unknown }).body = fwd.bodyStream;
       const sentAt = deps.now();

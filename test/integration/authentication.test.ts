@@ -2,12 +2,13 @@
 // client sees the AWS error code its SDK expects, the upstream sees nothing,
 // and the audit log holds an AuthFailure (or a denied AwsApiCall) naming the
 // claimed key and the source address.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { addHeaders } from '../helpers/match.js';
 
 let h: Harness;
 t.before(async () => {
@@ -22,15 +23,8 @@ function clients(creds: Creds, headers: Record<string, string> = {}) {
   const common = { endpoint: h.url, region: 'us-east-1', maxAttempts: 1, credentials: creds };
   const s3 = new S3Client({ ...common, forcePathStyle: true });
   const ec2 = new EC2Client(common);
-  for (const c of [s3, ec2]) {
-    c.middlewareStack.add(
-      (next) => async (args) => {
-        Object.assign((args.request as { headers: Record<string, string> }).headers, headers);
-        return next(args);
-      },
-      { step: 'build', name: 'extraHeaders' },
-    );
-  }
+  addHeaders(s3, headers);
+  addHeaders(ec2, headers);
   return {
     s3: () => s3.send(new ListObjectsV2Command({ Bucket: 'team-a' })),
     ec2: () => ec2.send(new DescribeInstancesCommand({})),
@@ -38,7 +32,7 @@ function clients(creds: Creds, headers: Record<string, string> = {}) {
   };
 }
 
-async function expectFailure(t: Tap, creds: Creds, want: { s3: [string, number]; ec2: [string, number]; reason: string; eventType: string }, headers: Record<string, string> = {}) {
+async function expectFailure(t: Test, creds: Creds, want: { s3: [string, number]; ec2: [string, number]; reason: string; eventType: string }, headers: Record<string, string> = {}) {
   const c = clients(creds, headers);
   const before = h.upstream.received.length;
   const auditBefore = h.audit().length;
@@ -57,7 +51,6 @@ async function expectFailure(t: Tap, creds: Creds, want: { s3: [string, number];
   t.same(records.map((r) => r.errorCode), [want.s3[0], want.ec2[0]]);
   return records;
 }
-type Tap = typeof t;
 
 t.test('wrong secret', async (t) => {
   const k = await h.issue({ name: 'wrong-secret' });
@@ -136,10 +129,7 @@ t.test('X-Forwarded-For from a trusted proxy is believed', async (t) => {
   proxied.upstream.buckets.add('team-a');
   const k = await proxied.issue({ name: 'xff-trusted', cidrs: ['203.0.113.0/24'] });
   const s3 = new S3Client({ endpoint: proxied.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: k });
-  s3.middlewareStack.add((next) => async (args) => {
-    (args.request as { headers: Record<string, string> }).headers['X-Forwarded-For'] = '198.51.100.1, 203.0.113.7';
-    return next(args);
-  }, { step: 'build' });
+  addHeaders(s3, { 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' });
   t.teardown(() => s3.destroy());
   await s3.send(new ListObjectsV2Command({ Bucket: 'team-a' }));
   t.equal(proxied.audit().pop()?.sourceIPAddress, '203.0.113.7', 'the rightmost untrusted hop is the source');

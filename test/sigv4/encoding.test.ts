@@ -1,6 +1,7 @@
 // S3's canonical URI (raw path encoded once, never normalised) against
 // other services' (normalised, encoded twice), per the SigV4 documentation.
 import t from 'tap';
+import { denial } from '../helpers/match.js';
 import { canonicalGenericPath, canonicalQuery, canonicalS3Path, EncodingError, parseQuery, uriEncode } from '../../src/sigv4/encoding.js';
 import { parseAuthorization } from '../../src/sigv4/authorization.js';
 
@@ -62,12 +63,12 @@ t.test('Authorization header parsing', async (t) => {
   t.equal(p.region, 'us-east-1');
   t.equal(p.service, 's3');
   t.same(p.signedHeaders, ['host', 'x-amz-date']);
-  t.throws(() => parseAuthorization('AWS4-ECDSA-P256-SHA256 Credential=x'), { reason: 'UnsupportedSignatureVersion', message: /SigV4a/ });
-  t.throws(() => parseAuthorization('AWS AKID:c2lnbmF0dXJl'), { reason: 'UnsupportedSignatureVersion', message: /Version 2/ });
-  t.throws(() => parseAuthorization('Bearer abc'), { reason: 'UnsupportedSignatureVersion' });
-  t.throws(() => parseAuthorization(good.replace('/aws4_request', '/aws5_request')), { reason: 'MalformedAuthorization' });
-  t.throws(() => parseAuthorization(good.replace('host;x-amz-date', 'x-amz-date;host')), { reason: 'MalformedAuthorization', message: /sorted/ });
-  t.throws(() => parseAuthorization(good.replace('host;x-amz-date', 'x-amz-date')), { reason: 'MalformedAuthorization', message: /host/ });
-  t.throws(() => parseAuthorization(good.replace('a'.repeat(64), 'A'.repeat(64))), { reason: 'MalformedAuthorization' });
-  t.throws(() => parseAuthorization(good + ', Signature=' + 'b'.repeat(64)), { reason: 'MalformedAuthorization' });
+  t.throws(() => parseAuthorization('AWS4-ECDSA-P256-SHA256 Credential=x'), denial('UnsupportedSignatureVersion', /SigV4a/));
+  t.throws(() => parseAuthorization('AWS AKID:c2lnbmF0dXJl'), denial('UnsupportedSignatureVersion', /Version 2/));
+  t.throws(() => parseAuthorization('Bearer abc'), denial('UnsupportedSignatureVersion'));
+  t.throws(() => parseAuthorization(good.replace('/aws4_request', '/aws5_request')), denial('MalformedAuthorization'));
+  t.throws(() => parseAuthorization(good.replace('host;x-amz-date', 'x-amz-date;host')), denial('MalformedAuthorization', /sorted/));
+  t.throws(() => parseAuthorization(good.replace('host;x-amz-date', 'x-amz-date')), denial('MalformedAuthorization', /host/));
+  t.throws(() => parseAuthorization(good.replace('a'.repeat(64), 'A'.repeat(64))), denial('MalformedAuthorization'));
+  t.throws(() => parseAuthorization(good + ', Signature=' + 'b'.repeat(64)), denial('MalformedAuthorization'));
 });
