@@ -81,7 +81,7 @@ export async function startHarness(opts: { trustProxy?: string; masterSessionTok
     },
     close: async () => {
       await app.close();
-      await upstream.close();
+      await upstream.close().catch(() => undefined); // a test may have stopped it already
       store.close();
       audit.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // recorded with verified:false.
 import t from 'tap';
 import http from 'node:http';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -419,28 +419,33 @@ t.test('aws CLI v1 against the fake upstream', { skip: hasAwsCli ? false : 'aws 
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
   };
   writeFileSync(join(dir, 'config'), '[default]\ns3 =\n    addressing_style = path\n');
-  const aws = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
-    spawnSync('aws', ['--endpoint-url', up.url, ...args], { env, encoding: 'utf8' });
+  // async on purpose: the upstream lives in this process, so a sync spawn would deadlock
+  const aws = (...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile('aws', ['--endpoint-url', up.url, ...args], { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+      );
+    });
 
   writeFileSync(join(dir, 'up.txt'), 'via aws cli\n');
-  let r = aws('s3', 'cp', join(dir, 'up.txt'), `s3://${BUCKET}/cli/file one.txt`);
+  let r = await aws('s3', 'cp', join(dir, 'up.txt'), `s3://${BUCKET}/cli/file one.txt`);
   t.equal(r.status, 0, `aws s3 cp upload: ${r.stderr}`);
   t.equal(up.s3Objects.get(`${BUCKET}/cli/file one.txt`)?.toString(), 'via aws cli\n');
-  r = aws('s3', 'ls', `s3://${BUCKET}/cli/`);
+  r = await aws('s3', 'ls', `s3://${BUCKET}/cli/`);
   t.equal(r.status, 0, `aws s3 ls: ${r.stderr}`);
   t.match(r.stdout, /file one\.txt/);
-  r = aws('s3', 'ls');
+  r = await aws('s3', 'ls');
   t.equal(r.status, 0, `aws s3 ls (buckets): ${r.stderr}`);
   t.match(r.stdout, BUCKET);
-  r = aws('s3', 'cp', `s3://${BUCKET}/cli/file one.txt`, join(dir, 'down.txt'));
+  r = await aws('s3', 'cp', `s3://${BUCKET}/cli/file one.txt`, join(dir, 'down.txt'));
   t.equal(r.status, 0, `aws s3 cp download: ${r.stderr}`);
   t.equal(readFileSync(join(dir, 'down.txt'), 'utf8'), 'via aws cli\n');
-  r = aws('s3api', 'head-object', '--bucket', BUCKET, '--key', 'cli/file one.txt');
+  r = await aws('s3api', 'head-object', '--bucket', BUCKET, '--key', 'cli/file one.txt');
   t.equal(r.status, 0, `aws s3api head-object: ${r.stderr}`);
-  r = aws('s3', 'rm', `s3://${BUCKET}/cli/`, '--recursive');
+  r = await aws('s3', 'rm', `s3://${BUCKET}/cli/`, '--recursive');
   t.equal(r.status, 0, `aws s3 rm --recursive: ${r.stderr}`);
   t.equal(up.s3Objects.size, 0);
-  r = aws('ec2', 'describe-instances', '--output', 'json');
+  r = await aws('ec2', 'describe-instances', '--output', 'json');
   t.equal(r.status, 0, `aws ec2 describe-instances: ${r.stderr}`);
   t.match(r.stdout, /i-0123456789abcdef0/);
   t.same(up.received.filter((x) => !x.verified), [], 'every aws CLI request verified');
