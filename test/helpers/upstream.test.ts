@@ -68,6 +68,8 @@ async function rawSigned(
     secret?: string;
     /** mutate the signed request before sending (to tamper) */
     tamper?: (h: Record<string, string>) => { path?: string; body?: string } | void;
+    /** send with Transfer-Encoding: chunked instead of Content-Length */
+    chunked?: boolean;
     /** send body only after 100 Continue (for expect tests) */
     expectContinue?: boolean;
   },
@@ -89,7 +91,11 @@ async function rawSigned(
       port,
       path: o.path,
       query: o.query ?? {},
-      headers: { host: `127.0.0.1:${port}`, 'content-length': String(Buffer.byteLength(body)), ...o.headers },
+      headers: {
+        host: `127.0.0.1:${port}`,
+        ...(o.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(Buffer.byteLength(body)) }),
+        ...o.headers,
+      },
       body,
     },
     { signingDate: o.signingDate ?? new Date() },
@@ -367,7 +373,7 @@ t.test('hand-crafted bad requests', async (t) => {
   t.equal(r.status, 400);
   t.match(last(up), { verified: false, error: 'expect forwarded' });
 
-  r = await rawSigned(up, { ...put, tamper: (h) => void delete h['content-length'] });
+  r = await rawSigned(up, { ...put, chunked: true });
   t.equal(r.status, 411, 'PUT with chunked transfer-encoding (no Content-Length) is refused like S3 does');
   t.match(last(up), { verified: false, error: 'missing content-length' });
 
@@ -427,13 +433,25 @@ t.test('aws CLI v1 against the fake upstream', { skip: hasAwsCli ? false : 'aws 
       );
     });
 
+  // botocore always adds `Expect: 100-continue` to PutObject/UploadPart with a file body, so a
+  // direct upload must be refused: keyfence is expected to strip that header before forwarding.
   writeFileSync(join(dir, 'up.txt'), 'via aws cli\n');
-  let r = await aws('s3', 'cp', join(dir, 'up.txt'), `s3://${BUCKET}/cli/file one.txt`);
-  t.equal(r.status, 0, `aws s3 cp upload: ${r.stderr}`);
-  t.equal(up.s3Objects.get(`${BUCKET}/cli/file one.txt`)?.toString(), 'via aws cli\n');
+  let r = await aws('s3', 'cp', join(dir, 'up.txt'), `s3://${BUCKET}/cli/up.txt`);
+  t.not(r.status, 0, 'aws s3 cp upload straight to the upstream is refused (Expect header)');
+  t.match(last(up), { method: 'PUT', verified: false, error: 'expect forwarded' });
+  t.equal(up.s3Objects.size, 0);
+  const expectRejections = up.received.length;
+
+  // objects added directly by a test get default metadata
+  up.s3Objects.set(`${BUCKET}/cli/file one.txt`, Buffer.from('via aws cli\n'));
+  up.s3Objects.set(`${BUCKET}/cli/sub/two+plus.txt`, Buffer.from('2'));
   r = await aws('s3', 'ls', `s3://${BUCKET}/cli/`);
   t.equal(r.status, 0, `aws s3 ls: ${r.stderr}`);
-  t.match(r.stdout, /file one\.txt/);
+  t.match(r.stdout, /PRE sub\//);
+  t.match(r.stdout, /\s12 file one\.txt/);
+  r = await aws('s3', 'ls', `s3://${BUCKET}`, '--recursive');
+  t.equal(r.status, 0, `aws s3 ls --recursive: ${r.stderr}`);
+  t.match(r.stdout, /cli\/sub\/two\+plus\.txt/, 'url-encoded listing decoded by botocore');
   r = await aws('s3', 'ls');
   t.equal(r.status, 0, `aws s3 ls (buckets): ${r.stderr}`);
   t.match(r.stdout, BUCKET);
@@ -442,11 +460,28 @@ t.test('aws CLI v1 against the fake upstream', { skip: hasAwsCli ? false : 'aws 
   t.equal(readFileSync(join(dir, 'down.txt'), 'utf8'), 'via aws cli\n');
   r = await aws('s3api', 'head-object', '--bucket', BUCKET, '--key', 'cli/file one.txt');
   t.equal(r.status, 0, `aws s3api head-object: ${r.stderr}`);
+  t.match(JSON.parse(r.stdout), { ContentLength: 12, ETag: `"${createHash('md5').update('via aws cli\n').digest('hex')}"` });
+  r = await aws('s3api', 'list-objects-v2', '--bucket', BUCKET, '--prefix', 'cli/', '--delimiter', '/');
+  t.equal(r.status, 0, `aws s3api list-objects-v2: ${r.stderr}`);
+  t.match(JSON.parse(r.stdout), { Contents: [{ Key: 'cli/file one.txt', Size: 12 }], CommonPrefixes: [{ Prefix: 'cli/sub/' }] });
+  r = await aws('s3api', 'delete-objects', '--bucket', BUCKET, '--delete', JSON.stringify({ Objects: [{ Key: 'cli/sub/two+plus.txt' }] }));
+  t.equal(r.status, 0, `aws s3api delete-objects: ${r.stderr}`);
+  t.match(JSON.parse(r.stdout), { Deleted: [{ Key: 'cli/sub/two+plus.txt' }] });
   r = await aws('s3', 'rm', `s3://${BUCKET}/cli/`, '--recursive');
   t.equal(r.status, 0, `aws s3 rm --recursive: ${r.stderr}`);
   t.equal(up.s3Objects.size, 0);
+  r = await aws('s3api', 'get-object', '--bucket', BUCKET, '--key', 'gone', join(dir, 'x'));
+  t.match(r.stderr, /NoSuchKey/);
   r = await aws('ec2', 'describe-instances', '--output', 'json');
   t.equal(r.status, 0, `aws ec2 describe-instances: ${r.stderr}`);
-  t.match(r.stdout, /i-0123456789abcdef0/);
-  t.same(up.received.filter((x) => !x.verified), [], 'every aws CLI request verified');
+  t.match(JSON.parse(r.stdout), { Reservations: [{ Instances: [{ InstanceId: 'i-0123456789abcdef0', State: { Name: 'running' } }] }] });
+  r = await aws('ec2', 'describe-regions', '--output', 'json');
+  t.equal(r.status, 0, `aws ec2 describe-regions: ${r.stderr}`);
+  r = await aws('ec2', 'terminate-instances', '--instance-ids', 'i-1', 'i-2', '--output', 'json');
+  t.equal(r.status, 0, `aws ec2 terminate-instances: ${r.stderr}`);
+  t.match(JSON.parse(r.stdout), { TerminatingInstances: [{ InstanceId: 'i-1' }, { InstanceId: 'i-2' }] });
+  r = await aws('ec2', 'describe-security-groups', '--output', 'json');
+  t.equal(r.status, 0, `aws ec2 describe-security-groups: ${r.stderr}`);
+  t.match(JSON.parse(r.stdout), { SecurityGroups: [] });
+  t.same(up.received.slice(expectRejections).filter((x) => !x.verified), [], 'every later aws CLI request verified');
 });
