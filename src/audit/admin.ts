@@ -3,7 +3,7 @@
 import { EVENT_VERSION, newEventId, type AuditRecord } from './record.js';
 
 export interface AdminFacts {
-  readonly eventName: 'IssueSubkey' | 'RevokeSubkey' | 'ListSubkeys';
+  readonly eventName: 'IssueSubkey' | 'RevokeSubkey' | 'ListSubkeys' | 'PolicyReloaded' | 'PolicyReloadFailed';
   readonly actor: string;
   readonly sourceIPAddress: string;
   readonly nowMs: number;

@@ -9,6 +9,8 @@ export interface ConditionClause {
   /** Base operator without the IfExists suffix, e.g. "IpAddress". */
   readonly base: string;
   readonly ifExists: boolean;
+  /** Set operator for multi-valued keys, if any. */
+  readonly set: 'ForAnyValue' | 'ForAllValues' | undefined;
   /** Condition key, lower-cased (IAM keys are case-insensitive). */
   readonly key: string;
   readonly values: readonly string[];
@@ -34,6 +36,11 @@ export interface PolicyDocument {
 export interface Role {
   readonly name: string;
   readonly policies: readonly PolicyDocument[];
+  /** Longest lifetime a key of this role may be issued with. */
+  readonly maxKeyTtlMs?: number;
+  /** Every CIDR of a key of this role must lie inside one of these. */
+  readonly allowedCidrs?: readonly string[];
+  readonly description?: string;
 }
 
 /** Values of condition keys for one request; keys lower-cased. */

@@ -2,7 +2,9 @@
 // PolicyError naming the file, the statement and the field at fault.
 // Pure: the caller reads files.
 
-import { OPERATORS, splitOperator } from './conditions.js';
+import { KNOWN_CONDITION_KEYS, KNOWN_SERVICES, isKnownAction, patternMatchesKnown } from './actions.js';
+import { acceptsVariables, OPERATORS, splitOperator } from './conditions.js';
+import { tokenize } from './wildcard.js';
 import type { ConditionClause, Effect, PolicyDocument, Statement } from './types.js';
 
 export class PolicyError extends Error {
@@ -32,7 +34,11 @@ function stringList(value: unknown, where: string): string[] {
   });
 }
 
-export function validatePolicy(value: unknown, source: string): PolicyDocument {
+/**
+ * Validate a policy document. Problems that make it wrong are thrown; problems
+ * that only make a statement useless (it can never match) are pushed to `warnings`.
+ */
+export function validatePolicy(value: unknown, source: string, warnings: string[] = []): PolicyDocument {
   if (!isObject(value)) throw new PolicyError(`${source}: a policy must be a JSON object with Version and Statement`);
   for (const key of Object.keys(value)) {
     if (!['Version', 'Id', 'Statement'].includes(key)) throw new PolicyError(`${source}: unknown top-level field "${key}" (expected Version, Id, Statement)`);
@@ -46,7 +52,7 @@ export function validatePolicy(value: unknown, source: string): PolicyDocument {
   if (list.length === 0) throw new PolicyError(`${source}: field "Statement" must be a statement object or a non-empty array of them`);
   const sids = new Set<string>();
   const statements = list.map((st, index) => {
-    const statement = validateStatement(st, source, index);
+    const statement = validateStatement(st, source, index, warnings);
     if (statement.sid !== undefined) {
       if (sids.has(statement.sid)) throw new PolicyError(`${source}: Statement[${index}]: duplicate Sid "${statement.sid}"`);
       sids.add(statement.sid);
@@ -56,7 +62,7 @@ export function validatePolicy(value: unknown, source: string): PolicyDocument {
   return { source, statements };
 }
 
-function validateStatement(st: unknown, source: string, index: number): Statement {
+function validateStatement(st: unknown, source: string, index: number, warnings: string[]): Statement {
   let where = `${source}: Statement[${index}]`;
   if (!isObject(st)) throw new PolicyError(`${where}: expected an object`);
   const sidValue = st['Sid'];
@@ -80,7 +86,17 @@ function validateStatement(st: unknown, source: string, index: number): Statemen
   const actionField = hasAction ? 'Action' : 'NotAction';
   const actions = stringList(st[actionField], `${where}: field "${actionField}"`);
   actions.forEach((a, i) => {
-    if (!ACTION_SHAPE.test(a)) throw new PolicyError(`${where}: field "${actionField}"[${i}]: "${a}" is not an action (expected "service:Name" or "*")`);
+    const field = `${where}: field "${actionField}"[${i}]`;
+    if (!ACTION_SHAPE.test(a)) throw new PolicyError(`${field}: "${a}" is not an action (expected "service:Name" or "*")`);
+    const service = a.split(':')[0]?.toLowerCase() ?? '';
+    if (a === '*') return;
+    if (!KNOWN_SERVICES.has(service)) {
+      warnings.push(`${field}: "${a}" is for a service keyfence does not forward (ec2, s3); it never matches`);
+    } else if (!/[*?]/.test(a)) {
+      if (!isKnownAction(a)) throw new PolicyError(`${field}: "${a}" is not an action keyfence knows for ${service} (see the operation tables in src/request/)`);
+    } else if (!patternMatchesKnown(a)) {
+      warnings.push(`${field}: "${a}" matches no action keyfence knows; it never matches`);
+    }
   });
 
   const hasResource = st['Resource'] !== undefined;
@@ -89,12 +105,18 @@ function validateStatement(st: unknown, source: string, index: number): Statemen
   const resourceField = hasResource ? 'Resource' : 'NotResource';
   const resources = stringList(st[resourceField], `${where}: field "${resourceField}"`);
   resources.forEach((r, i) => {
+    const field = `${where}: field "${resourceField}"[${i}]`;
     if (r !== '*' && !/^arn:(\*|aws[a-z-]*):[a-z0-9*?-]*:[a-z0-9*?-]*:[0-9*?]*:.+$/.test(r)) {
-      throw new PolicyError(`${where}: field "${resourceField}"[${i}]: "${r}" is not "*" or an ARN (arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE)`);
+      throw new PolicyError(`${field}: "${r}" is not "*" or an ARN (arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE)`);
+    }
+    try {
+      tokenize(r, true);
+    } catch (err) {
+      throw new PolicyError(`${field}: ${(err as Error).message}`);
     }
   });
 
-  const conditions = validateConditions(st['Condition'], where);
+  const conditions = validateConditions(st['Condition'], where, warnings);
   return {
     sid,
     index,
@@ -105,15 +127,12 @@ function validateStatement(st: unknown, source: string, index: number): Statemen
   };
 }
 
-function validateConditions(raw: unknown, where: string): ConditionClause[] {
+function validateConditions(raw: unknown, where: string, warnings: string[]): ConditionClause[] {
   if (raw === undefined) return [];
   if (!isObject(raw)) throw new PolicyError(`${where}: field "Condition" must be an object of operators`);
   const clauses: ConditionClause[] = [];
   for (const [operator, body] of Object.entries(raw)) {
-    const { base, ifExists } = splitOperator(operator);
-    if (operator.includes(':')) {
-      throw new PolicyError(`${where}: Condition operator "${operator}": set operators (ForAnyValue:/ForAllValues:) are not supported yet`);
-    }
+    const { base, ifExists, set } = splitOperator(operator);
     const op = OPERATORS[base];
     if (!op && base !== 'Null') throw new PolicyError(`${where}: Condition operator "${operator}" is not a known IAM condition operator`);
     if (base === 'Null' && ifExists) throw new PolicyError(`${where}: Condition operator "NullIfExists" does not exist`);
@@ -125,8 +144,19 @@ function validateConditions(raw: unknown, where: string): ConditionClause[] {
       for (const v of values) {
         const problem = validate?.(v);
         if (problem) throw new PolicyError(`${where}: Condition "${operator}" key "${key}": ${problem}`);
+        if (v.includes('${')) {
+          if (!acceptsVariables(base)) throw new PolicyError(`${where}: Condition "${operator}" key "${key}": policy variables are only allowed with String and Arn operators`);
+          try {
+            tokenize(v, true);
+          } catch (err) {
+            throw new PolicyError(`${where}: Condition "${operator}" key "${key}": ${(err as Error).message}`);
+          }
+        }
       }
-      clauses.push({ operator, base, ifExists, key: key.toLowerCase(), values });
+      if (!KNOWN_CONDITION_KEYS.has(key.toLowerCase())) {
+        warnings.push(`${where}: Condition "${operator}" key "${key}" is never present in keyfence's request context`);
+      }
+      clauses.push({ operator, base, ifExists, set, key: key.toLowerCase(), values });
     }
   }
   return clauses;

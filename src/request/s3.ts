@@ -15,6 +15,8 @@ export interface S3Input {
   readonly queryParams: readonly QueryParam[];
   /** x-amz-copy-source header, if any. */
   readonly copySource: string | undefined;
+  /** x-amz-acl header, if any (the s3:x-amz-acl condition key). */
+  readonly cannedAcl?: string | undefined;
 }
 
 export interface S3Location {
@@ -113,5 +115,6 @@ export function classifyS3(input: S3Input): Operation {
     const v = names.get(param);
     if (v !== undefined) conditionKeys.set(key, [v]);
   }
+  if (input.cannedAcl !== undefined) conditionKeys.set('s3:x-amz-acl', [input.cannedAcl]);
   return { service: 's3', apiAction, readOnly: spec.readOnly, authorizations, conditionKeys, requestParameters };
 }

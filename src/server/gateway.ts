@@ -170,7 +170,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
               queryParams,
               formParams: formParams(wire, authn.formBody),
             })
-          : classifyS3({ method: wire.method, rawPath: wire.rawPath, queryParams, copySource: singleHeader(wire.headers, 'x-amz-copy-source') });
+          : classifyS3({ method: wire.method, rawPath: wire.rawPath, queryParams, copySource: singleHeader(wire.headers, 'x-amz-copy-source'), cannedAcl: singleHeader(wire.headers, 'x-amz-acl') });
       const desc = describe({
         ...op,
         region: authn.auth.region,

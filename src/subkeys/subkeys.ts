@@ -5,7 +5,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { Denial } from '../errors/denial.js';
-import { parseCidr, type Cidr } from '../net/cidr.js';
+import { cidrContains, parseCidr, type Cidr } from '../net/cidr.js';
+import type { Role } from '../policy/types.js';
 import { deriveSecret, KEY_ID_PATTERN, newKeyId, newSalt } from './credentials.js';
 import type { KeyMaterial } from './material.js';
 import type { SubkeyRecord, SubkeyStore } from './store.js';
@@ -57,8 +58,8 @@ export interface SubkeyServiceDeps {
   readonly store: SubkeyStore;
   readonly material: KeyMaterial;
   readonly now: () => number;
-  /** Roles that exist; issue refuses any other. */
-  readonly roleExists: (role: string) => boolean;
+  /** The role in force by that name; issue refuses any other, and what it forbids. */
+  readonly role: (name: string) => Pick<Role, 'maxKeyTtlMs' | 'allowedCidrs'> | undefined;
 }
 
 export class SubkeyService {
@@ -66,7 +67,8 @@ export class SubkeyService {
 
   async issue(req: IssueRequest): Promise<IssuedCredentials> {
     if (!NAME_PATTERN.test(req.name)) throw new IssueError(`--name must be 1-64 characters of letters, digits and _+=,.@- (got ${JSON.stringify(req.name.slice(0, 80))})`);
-    if (!this.deps.roleExists(req.role)) throw new IssueError(`--role ${JSON.stringify(req.role)} is not a role: no policies/${req.role}.json`);
+    const role = this.deps.role(req.role);
+    if (!role) throw new IssueError(`--role ${JSON.stringify(req.role)} is not a role: no policies/${req.role}.json`);
     if (req.cidrs.length === 0) throw new IssueError('--cidr needs at least one CIDR (use 0.0.0.0/0,::/0 to allow any address, deliberately)');
     const cidrs = req.cidrs.map((c) => {
       try {
@@ -77,6 +79,18 @@ export class SubkeyService {
     });
     if (!Number.isFinite(req.ttlMs) || req.ttlMs < MIN_TTL_MS || req.ttlMs > MAX_TTL_MS) {
       throw new IssueError('--ttl must be between 1m and 365d');
+    }
+    if (role.maxKeyTtlMs !== undefined && req.ttlMs > role.maxKeyTtlMs) {
+      throw new IssueError(`--ttl: role ${req.role} allows keys of at most ${formatTtl(role.maxKeyTtlMs)}`);
+    }
+    if (role.allowedCidrs) {
+      const allowed = role.allowedCidrs.map((c) => parseCidr(c));
+      for (const c of cidrs) {
+        const cidr = parseCidr(c);
+        if (!allowed.some((a) => a.bits <= cidr.bits && cidrContains(a, cidr.address))) {
+          throw new IssueError(`--cidr: role ${req.role} only allows keys inside ${role.allowedCidrs.join(', ')}; ${c} is not`);
+        }
+      }
     }
     const now = this.deps.now();
     const id = newKeyId();
@@ -155,4 +169,10 @@ export function keyState(record: SubkeyRecord, now: number): 'active' | 'revoked
   if (record.revokedAt !== null) return 'revoked';
   if (record.expiresAt <= now) return 'expired';
   return 'active';
+}
+
+function formatTtl(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return `${Math.round(ms / 60_000)}m`;
 }

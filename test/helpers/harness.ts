@@ -41,7 +41,7 @@ export async function startHarness(opts: { trustProxy?: string; masterSessionTok
   const now = () => Date.now() + offset;
   const roles = loadRoles(POLICIES);
   const store = openSubkeyStore(dataDir);
-  const subkeys = new SubkeyService({ store, material: loadKeyMaterial(dataDir), now, roleExists: (r) => roles.get(r) !== undefined });
+  const subkeys = new SubkeyService({ store, material: loadKeyMaterial(dataDir), now, role: (r) => roles.get(r) });
   const auditPath = join(dataDir, 'audit.log');
   const audit = openAuditSink(auditPath);
   const upstreamUrl = new URL(upstream.url);

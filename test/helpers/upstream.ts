@@ -192,6 +192,28 @@ function parseAuthorization(value: string): ParsedAuth | undefined {
   };
 }
 
+/** RFC 3986 escaping as SigV4 wants it (same as smithy's escapeUri). */
+const uriEscape = (s: string): string =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/**
+ * S3's canonical URI: each path segment percent-decoded and re-encoded once (no
+ * dot-segment normalization). For paths already sent in canonical form (what the
+ * SDKs, botocore and aws4 produce) this is the raw path unchanged; it differs only
+ * when a client left characters such as ( ) ! * ' unescaped on the wire, which S3
+ * (like MinIO and Ceph RGW) canonicalizes before verifying. Throws on bad escapes.
+ */
+function canonicalS3Path(rawPath: string): string {
+  try {
+    return rawPath
+      .split('/')
+      .map((seg) => uriEscape(decodeURIComponent(seg)))
+      .join('/');
+  } catch {
+    throw new AwsError(400, 'InvalidURI', "Couldn't parse the specified URI.", 'malformed path');
+  }
+}
+
 /** 20240101T000000Z -> Date */
 function parseAmzDate(v: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(v);
@@ -314,7 +336,7 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
     };
 
     try {
-      verify({ method, rawPath, rawQuery, query, headers, header, auth, service, body });
+      verify({ rawQuery, headers, header, auth, service });
       await verifySignature({ method, rawPath, query, headers, auth: auth!, service, body });
       verifyBodyIntegrity(service, header, body);
       if (service === 's3' && method === 'PUT' && header('content-length') === undefined) {
@@ -332,23 +354,23 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
         handleEc2({ query, body, sendXml, requestId, region: auth!.region });
       }
     } catch (e) {
-      if (e instanceof AwsError) sendError(e);
-      else throw e;
+      if (e instanceof AwsError) {
+        sendError(e);
+        return;
+      }
+      record.error ??= `fake upstream internal error: ${e instanceof Error ? e.message : String(e)}`;
+      throw e;
     }
   }
 
   // ------------------------------------------------------------ verification
 
   interface VerifyInput {
-    method: string;
-    rawPath: string;
     rawQuery: string;
-    query: Query;
     headers: Map<string, string[]>;
     header: (name: string) => string | undefined;
     auth: ParsedAuth | undefined;
     service: Service;
-    body: Buffer;
   }
 
   /** Everything except the signature computation itself. */
@@ -464,7 +486,9 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
       method: v.method,
       protocol: 'http:',
       hostname: '127.0.0.1',
-      path: v.rawPath, // raw, as on the wire; smithy escapes it again (twice-encoding) for non-S3
+      // EC2: the raw path, smithy normalizes and escapes it again (non-S3 double encoding).
+      // S3: smithy uses the path verbatim, so hand it S3's canonical form (see canonicalS3Path).
+      path: service === 's3' ? canonicalS3Path(v.rawPath) : v.rawPath,
       query: v.query, // decoded; smithy re-encodes
       headers: signed,
       body: v.body,
@@ -555,7 +579,8 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
   function handleEc2({ query, body, sendXml, requestId, region }: Ec2Input): void {
     const params = new URLSearchParams(body.toString('utf8'));
     for (const [k, v] of Object.entries(query)) {
-      for (const x of Array.isArray(v) ? v : [v]) if (!params.has(k)) params.append(k, x);
+      if (params.has(k)) continue; // the body wins
+      for (const x of Array.isArray(v) ? v : [v]) params.append(k, x);
     }
     const action = params.get('Action');
     if (!action || !/^[A-Za-z0-9]+$/.test(action)) {

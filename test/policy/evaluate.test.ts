@@ -82,5 +82,6 @@ t.test('validation names the file, statement and field', async (t) => {
 
 t.test('the shipped example roles load', async (t) => {
   const roles = loadRoles(new URL('../../policies', import.meta.url).pathname);
-  t.same(roles.names().sort(), ['ec2-operator', 'ec2-readonly', 's3-team-a']);
+  t.same(roles.names().sort(), ['ec2-operator', 'ec2-readonly', 's3-home', 's3-team-a']);
+  t.same(roles.warnings, [], 'the examples load without warnings');
 });

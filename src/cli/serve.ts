@@ -1,0 +1,122 @@
+// `keyfence serve`: validate every option, load roles and key material, and
+// run the gateway. Policies reload on SIGHUP and on file change, atomically;
+// both outcomes are audited.
+
+import { watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { adminRecord } from '../audit/admin.js';
+import { openAuditSink, type AuditSink } from '../audit/sink.js';
+import { ConfigError, loadMasterCredential, parseListen, parseTrustProxy, parseUpstream } from '../config/config.js';
+import { RoleStore } from '../policy/load.js';
+import { awsUpstreams } from '../proxy/forward.js';
+import { createMasterSigner } from '../proxy/master-signer.js';
+import { buildGateway } from '../server/gateway.js';
+import { LOGGER_OPTIONS } from '../server/logging.js';
+import { loadKeyMaterial } from '../subkeys/material.js';
+import { openSubkeyStore } from '../subkeys/store.js';
+import { SubkeyService } from '../subkeys/subkeys.js';
+import { AUDIT_FILE } from './common.js';
+
+interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** Reload roles on SIGHUP and on changes under the policies dir (debounced). */
+export function watchPolicies(dir: string, roles: RoleStore, audit: AuditSink, log: Log): () => void {
+  const reload = (trigger: string) => {
+    const result = roles.reload();
+    const base = { actor: 'keyfence', sourceIPAddress: 'local', nowMs: Date.now() };
+    if (result.ok) {
+      audit.write(adminRecord({ ...base, eventName: 'PolicyReloaded', requestParameters: { trigger, dir }, responseElements: { roles: result.roles, warnings: result.warnings.length } }));
+      log.info({ trigger, roles: result.roles }, 'policies reloaded');
+      for (const w of result.warnings) log.warn({ warning: w }, 'policy warning');
+    } else {
+      audit.write(adminRecord({ ...base, eventName: 'PolicyReloadFailed', requestParameters: { trigger, dir }, errorCode: 'InvalidPolicy', errorMessage: result.error }));
+      log.warn({ trigger, error: result.error }, 'policy reload failed; the previous policies stay in force');
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const onChange = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => reload('file-change'), 200);
+  };
+  const watchers: FSWatcher[] = [];
+  for (const d of [dir, join(dir, 'managed')]) {
+    try {
+      watchers.push(watch(d, onChange));
+    } catch {
+      // managed/ is optional
+    }
+  }
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  return () => {
+    clearTimeout(timer);
+    for (const w of watchers) w.close();
+    process.off('SIGHUP', onHup);
+  };
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the gateway.')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--data-dir <dir>', 'subkeys, token key and audit log', './data')
+    .option('--policies <dir>', 'role policies (ROLE.json)', './policies')
+    .option('--upstream-ec2 <url>', 'EC2 endpoint (default https://ec2.REGION.amazonaws.com)')
+    .option('--upstream-s3 <url>', 'S3 endpoint (default https://s3.REGION.amazonaws.com)')
+    .option('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these peers')
+    .option('--master-credentials <file>', 'AWS shared-credentials file with the master key (mode 0600)')
+    .option('--master-profile <name>', 'profile in --master-credentials', 'default')
+    .option('--account-id <id>', 'account id used in EC2 ARNs (policies may write *)', '*')
+    .option('--max-form-body <bytes>', 'largest EC2 form body read', '1048576')
+    .addOption(new Option('--log-level <level>', 'operational log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('info'))
+    .action(async (opts: Record<string, string | undefined>) => {
+      const listen = parseListen(opts['listen'] as string);
+      const master = loadMasterCredential({ file: opts['masterCredentials'], profile: opts['masterProfile'] });
+      const accountId = opts['accountId'] as string;
+      if (!/^(\*|\d{12})$/.test(accountId)) throw new ConfigError('--account-id must be 12 digits or *');
+      const maxFormBody = Number(opts['maxFormBody']);
+      if (!Number.isInteger(maxFormBody) || maxFormBody < 1024 || maxFormBody > 64 * 1024 * 1024) {
+        throw new ConfigError('--max-form-body must be a whole number of bytes between 1024 and 67108864');
+      }
+      const upstream = awsUpstreams({ ec2: parseUpstream(opts['upstreamEc2'], '--upstream-ec2'), s3: parseUpstream(opts['upstreamS3'], '--upstream-s3') });
+      const trustProxy = parseTrustProxy(opts['trustProxy']);
+      const dataDir = opts['dataDir'] as string;
+      const policiesDir = opts['policies'] as string;
+      const roles = new RoleStore(policiesDir);
+      const material = loadKeyMaterial(dataDir);
+      const store = openSubkeyStore(dataDir);
+      const subkeys = new SubkeyService({ store, material, now: Date.now, role: (r) => roles.get(r) });
+      const audit = openAuditSink(join(dataDir, AUDIT_FILE));
+      const signer = master ? createMasterSigner(master) : undefined;
+      const app = buildGateway({
+        subkeys, roles, signer, audit, now: Date.now, upstream, trustProxy, accountId, maxFormBody,
+        logger: { ...LOGGER_OPTIONS, level: opts['logLevel'] as string },
+      });
+      const address = await app.listen({ host: listen.host, port: listen.port });
+      app.log.info({ address, masterKey: signer?.keyIdHint ?? 'none', roles: roles.names(), dataDir }, 'keyfence is serving');
+      for (const w of roles.warnings) app.log.warn({ warning: w }, 'policy warning');
+      if (!signer) {
+        app.log.warn(
+          'no master credential (KEYFENCE_MASTER_ACCESS_KEY_ID/KEYFENCE_MASTER_SECRET_ACCESS_KEY or --master-credentials): ' +
+            'calls are authenticated, authorized and audited, then refused with 503 instead of forwarded',
+        );
+      }
+      const stopWatching = watchPolicies(policiesDir, roles, audit, app.log);
+      const stop = () => {
+        app.log.info('shutting down');
+        stopWatching();
+        void app.close().then(() => {
+          store.close();
+          audit.close();
+          process.exit(0);
+        });
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
