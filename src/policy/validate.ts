@@ -142,8 +142,6 @@ function validateConditions(raw: unknown, where: string, warnings: string[]): Co
       const values = stringList(valueRaw, `${where}: Condition "${operator}" key "${key}"`);
       const validate = base === 'Null' ? (v: string) => (/^(true|false)$/i.test(v) ? undefined : `"${v}" is not true or false`) : op?.validate;
       for (const v of values) {
-        const problem = validate?.(v);
-        if (problem) throw new PolicyError(`${where}: Condition "${operator}" key "${key}": ${problem}`);
         if (v.includes('${')) {
           if (!acceptsVariables(base)) throw new PolicyError(`${where}: Condition "${operator}" key "${key}": policy variables are only allowed with String and Arn operators`);
           try {
@@ -152,6 +150,8 @@ function validateConditions(raw: unknown, where: string, warnings: string[]): Co
             throw new PolicyError(`${where}: Condition "${operator}" key "${key}": ${(err as Error).message}`);
           }
         }
+        const problem = validate?.(v);
+        if (problem) throw new PolicyError(`${where}: Condition "${operator}" key "${key}": ${problem}`);
       }
       if (!KNOWN_CONDITION_KEYS.has(key.toLowerCase())) {
         warnings.push(`${where}: Condition "${operator}" key "${key}" is never present in keyfence's request context`);

@@ -160,9 +160,9 @@ export function crc32c(data: Uint8Array, crc = 0): number {
 let crc64Tab: { hi: Uint32Array; lo: Uint32Array } | undefined;
 
 function crc64NvmeTable(): { hi: Uint32Array; lo: Uint32Array } {
-  // Reflected polynomial 0x9a6c9329ac4bc9ad, in two 32-bit halves.
+  // Reflected polynomial 0x9a6c9329ac4bc9b5, in two 32-bit halves.
   const PHI = 0x9a6c9329;
-  const PLO = 0xac4bc9ad;
+  const PLO = 0xac4bc9b5;
   const hi = new Uint32Array(256);
   const lo = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -560,7 +560,6 @@ class ChunkResigner extends Transform {
     if (!signaturesEqual(expected, signature)) {
       throw new Denial('SignatureMismatch', 'An aws-chunked chunk signature does not match the data sent.');
     }
-    this.previous = signature;
   }
 
   private onChunkEnd(): void {
