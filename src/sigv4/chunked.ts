@@ -560,6 +560,7 @@ class ChunkResigner extends Transform {
     if (!signaturesEqual(expected, signature)) {
       throw new Denial('SignatureMismatch', 'An aws-chunked chunk signature does not match the data sent.');
     }
+    this.previous = signature;
   }
 
   private onChunkEnd(): void {
