@@ -2,14 +2,15 @@
 // run the gateway. Policies reload on SIGHUP and on file change, atomically;
 // both outcomes are audited.
 
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { adminRecord } from '../audit/admin.js';
 import { openAuditSink, type AuditSink } from '../audit/sink.js';
 import { ConfigError, loadMasterCredential, parseListen, parseTrustProxy, parseUpstream } from '../config/config.js';
 import { RoleStore } from '../policy/load.js';
-import { awsUpstreams } from '../proxy/forward.js';
+import { createUpstreamClient } from '../proxy/client.js';
+import { awsUpstreams, type TrailerHandling } from '../proxy/forward.js';
 import { createMasterSigner } from '../proxy/master-signer.js';
 import { buildGateway } from '../server/gateway.js';
 import { LOGGER_OPTIONS } from '../server/logging.js';
@@ -73,6 +74,10 @@ export function registerServe(program: Command): void {
     .option('--master-profile <name>', 'profile in --master-credentials', 'default')
     .option('--account-id <id>', 'account id used in EC2 ARNs (policies may write *)', '*')
     .option('--max-form-body <bytes>', 'largest EC2 form body read', '1048576')
+    .option('--s3-domain <domain>', 'serve virtual-hosted buckets: Host bucket.DOMAIN names the bucket')
+    .addOption(new Option('--s3-upstream-trailers <mode>', 'aws-chunked uploads with trailers: forward them (AWS S3) or decode and check them (S3-compatible servers without trailer support)').choices(['forward', 'decode']).default('forward'))
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; see keyfence certs init)')
+    .option('--tls-key <file>', 'private key for --tls-cert (PEM, mode 0600)')
     .addOption(new Option('--log-level <level>', 'operational log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('info'))
     .action(async (opts: Record<string, string | undefined>) => {
       const listen = parseListen(opts['listen'] as string);
@@ -93,8 +98,25 @@ export function registerServe(program: Command): void {
       const subkeys = new SubkeyService({ store, material, now: Date.now, role: (r) => roles.get(r) });
       const audit = openAuditSink(join(dataDir, AUDIT_FILE));
       const signer = master ? createMasterSigner(master) : undefined;
+      const s3Domain = opts['s3Domain'];
+      if (s3Domain !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(s3Domain)) {
+        throw new ConfigError('--s3-domain must be a DNS name such as s3.localhost');
+      }
+      if ((opts['tlsCert'] === undefined) !== (opts['tlsKey'] === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
+      let https: { key: Buffer; cert: Buffer } | undefined;
+      if (opts['tlsCert'] && opts['tlsKey']) {
+        try {
+          https = { cert: readFileSync(opts['tlsCert']), key: readFileSync(opts['tlsKey']) };
+        } catch (err) {
+          throw new ConfigError(`--tls-cert/--tls-key: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        }
+      }
+      const client = createUpstreamClient();
       const app = buildGateway({
-        subkeys, roles, signer, audit, now: Date.now, upstream, trustProxy, accountId, maxFormBody,
+        subkeys, roles, signer, audit, client, now: Date.now, upstream, trustProxy, accountId, maxFormBody,
+        ...(s3Domain ? { s3Domain } : {}),
+        trailers: opts['s3UpstreamTrailers'] as TrailerHandling,
+        ...(https ? { https } : {}),
         logger: { ...LOGGER_OPTIONS, level: opts['logLevel'] as string },
       });
       const address = await app.listen({ host: listen.host, port: listen.port });
@@ -110,7 +132,8 @@ export function registerServe(program: Command): void {
       const stop = () => {
         app.log.info('shutting down');
         stopWatching();
-        void app.close().then(() => {
+        void app.close().then(async () => {
+          await client.close();
           store.close();
           audit.close();
           process.exit(0);

@@ -64,6 +64,12 @@ export const CATALOGUE = {
     ec2: e('RequestExpired', 400),
     message: 'The provided token has expired.',
   },
+  PresignedExpired: {
+    eventType: 'AuthFailure',
+    s3: e('AccessDenied', 403),
+    ec2: e('RequestExpired', 400),
+    message: 'Request has expired.',
+  },
   RequestTimeSkewed: {
     eventType: 'AuthFailure',
     s3: e('RequestTimeTooSkewed', 403),

@@ -1,29 +1,36 @@
 // Stage 4: the outbound request. Rebuilds path and query from what was
 // authorized (so upstream acts on the same bucket, key and parameters),
-// keeps only forwardable client headers, and has the master signer sign it.
-// The S3 body stays a stream; a declared sha256 is checked as it flows.
+// keeps only forwardable client headers, has the master signer sign it, and
+// wraps the body so it is checked as it streams, per payload mode:
+//   hex sha256            → Sha256Gate (last chunk held until the hash matches)
+//   UNSIGNED-PAYLOAD      → as is
+//   unsigned + trailer    → forwarded intact, or decoded and checked (--s3-upstream-trailers decode)
+//   signed chunks         → every chunk verified with the subkey, re-signed with the master key
 
 import type { Readable } from 'node:stream';
 import { Denial } from '../errors/denial.js';
-import type { RequestDescription } from '../request/description.js';
-import { uriEncode, type QueryParam } from '../sigv4/encoding.js';
 import type { Service } from '../errors/catalog.js';
-import type { WireRequest } from '../server/wire.js';
+import type { RequestDescription } from '../request/description.js';
 import type { AuthenticatedRequest } from '../server/authenticate.js';
+import type { WireRequest } from '../server/wire.js';
+import { singleHeader } from '../server/wire.js';
+import { createChunkDecoder, createChunkResigner, DEFAULT_CHUNK_SIZE, signedChunkedLength, signedTrailerBytes } from '../sigv4/chunked.js';
+import { uriEncode, type QueryParam } from '../sigv4/encoding.js';
 import { forwardableHeaders } from './headers.js';
 import type { MasterSigner } from './master-signer.js';
 import { Sha256Gate } from './payload.js';
 
 export type UpstreamResolver = (service: Service, region: string) => URL;
 
-export interface PreparedForward {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly formBody?: string;
-  readonly bodyStream?: Readable;
-}
+export type TrailerHandling = 'forward' | 'decode';
 
-const HEX64 = /^[0-9a-f]{64}$/;
+export interface PreparedForward {
+  readonly origin: URL;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  /** Buffered bodies (EC2 forms, DeleteObjects XML) or the streamed body, already wrapped. */
+  readonly body?: Readable | Buffer;
+}
 
 /** Regional AWS endpoints, used unless --upstream-ec2/--upstream-s3 say otherwise. */
 export function awsUpstreams(overrides: { ec2?: URL | undefined; s3?: URL | undefined }): UpstreamResolver {
@@ -39,51 +46,115 @@ function s3Path(desc: RequestDescription): string {
   const key = desc.requestParameters['key'];
   if (typeof bucket !== 'string') return '/';
   if (typeof key !== 'string') return `/${uriEncode(bucket)}`;
-  if (key.split('/').some((s) => s === '.' || s === '..' || s.startsWith('..'))) {
-    // The forwarding client normalises dot segments; refusing is better than storing a different key.
-    throw new Denial('UnsupportedOperation', 'Object keys with "." or ".." path segments are not supported by keyfence yet.');
-  }
   return `/${uriEncode(bucket)}/${uriEncode(key, true)}`;
 }
 
-export function checkPayloadMode(contentSha256: string | undefined): void {
-  if (contentSha256 === undefined || contentSha256 === 'UNSIGNED-PAYLOAD' || HEX64.test(contentSha256)) return;
-  throw new Denial('UnsupportedPayloadMode', `x-amz-content-sha256 mode ${contentSha256.slice(0, 64)} is not supported by keyfence yet.`);
+function decodedLength(wire: WireRequest): number {
+  const v = singleHeader(wire.headers, 'x-amz-decoded-content-length');
+  if (v === undefined || !/^\d{1,15}$/.test(v)) throw new Denial('MalformedRequest', 'An aws-chunked upload needs a numeric x-amz-decoded-content-length.');
+  return Number(v);
+}
+
+function trailerNames(wire: WireRequest): string[] {
+  const v = singleHeader(wire.headers, 'x-amz-trailer');
+  return v === undefined ? [] : v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+}
+
+/** Remove "aws-chunked" from Content-Encoding, keeping any other coding (e.g. gzip). */
+function withoutAwsChunked(headers: Record<string, string>): void {
+  const ce = headers['content-encoding'];
+  if (ce === undefined) return;
+  const rest = ce.split(',').map((s) => s.trim()).filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
+  if (rest.length === 0) delete headers['content-encoding'];
+  else headers['content-encoding'] = rest.join(',');
+}
+
+export interface ForwardDeps {
+  readonly signer: MasterSigner;
+  readonly upstream: UpstreamResolver;
+  readonly trailers: TrailerHandling;
 }
 
 export function prepareForward(
   desc: RequestDescription,
   wire: WireRequest,
   authn: AuthenticatedRequest,
-  queryParams: readonly QueryParam[],
-  body: Readable | undefined,
-  signer: MasterSigner,
-  upstream: UpstreamResolver,
+  body: Readable | Buffer | undefined,
+  deps: ForwardDeps,
 ): PreparedForward {
-  const base = upstream(desc.service, desc.region);
+  const origin = deps.upstream(desc.service, desc.region);
   const headers = forwardableHeaders(wire.headers);
-  const query = encodeQuery(queryParams);
+  const query = encodeQuery(authn.queryParams);
+
   if (desc.service === 'ec2') {
-    const formBody = authn.formBody && authn.formBody.length > 0 ? authn.formBody.toString('latin1') : undefined;
+    const formBody = authn.formBody && authn.formBody.length > 0 ? authn.formBody : undefined;
     if (formBody === undefined) delete headers['content-length'];
-    const signed = signer.sign({
-      service: 'ec2',
-      region: desc.region,
-      method: wire.method,
-      host: base.host,
-      path: '/' + (query ? `?${query}` : ''),
-      headers,
-      body: formBody ?? '',
+    else headers['content-length'] = String(formBody.length);
+    const signed = deps.signer.sign({
+      service: 'ec2', region: desc.region, method: wire.method, host: origin.host,
+      path: '/' + (query ? `?${query}` : ''), headers, body: formBody ? formBody.toString('latin1') : '',
     });
-    return { url: new URL(signed.path, base).href, headers: signed.headers, ...(formBody !== undefined ? { formBody } : {}) };
+    return { origin, path: signed.path, headers: signed.headers, ...(formBody ? { body: formBody } : {}) };
   }
-  checkPayloadMode(authn.contentSha256);
+
+  const payload = authn.payload ?? { kind: 'unsigned' as const };
+  let wrap: ((b: Readable) => Readable) | undefined;
+  switch (payload.kind) {
+    case 'hash':
+      headers['x-amz-content-sha256'] = payload.sha256;
+      wrap = (b) => b.pipe(new Sha256Gate(payload.sha256));
+      break;
+    case 'unsigned':
+      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      break;
+    case 'unsigned-trailer':
+      if (deps.trailers === 'decode') {
+        const length = decodedLength(wire);
+        const names = trailerNames(wire);
+        if (names.length > 1) throw new Denial('MalformedRequest', 'At most one checksum trailer is supported.');
+        withoutAwsChunked(headers);
+        for (const h of ['x-amz-decoded-content-length', 'x-amz-trailer', 'x-amz-sdk-checksum-algorithm', 'transfer-encoding']) delete headers[h];
+        headers['content-length'] = String(length);
+        headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        wrap = (b) => b.pipe(createChunkDecoder({ signed: false, decodedLength: length, expectTrailer: names.length > 0, ...(names[0] ? { trailerName: names[0] } : {}) }));
+      }
+      break;
+    case 'signed-chunks': {
+      const length = decodedLength(wire);
+      const names = payload.trailer ? trailerNames(wire) : [];
+      headers['content-length'] = String(signedChunkedLength(length, DEFAULT_CHUNK_SIZE, payload.trailer ? signedTrailerBytes(names) : 0));
+      break;
+    }
+  }
+  // The bytes upstream stores are the key we authorized: rebuild the path from it.
   const path = s3Path(desc) + (query ? `?${query}` : '');
-  const signed = signer.sign({ service: 's3', region: desc.region, method: wire.method, host: base.host, path, headers });
-  let bodyStream: Readable | undefined;
-  if (body && authn.contentSha256 && HEX64.test(authn.contentSha256)) {
-    bodyStream = body.pipe(new Sha256Gate(authn.contentSha256));
-    body.on('error', (err) => bodyStream?.destroy(err));
+  if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+  const signed = deps.signer.sign({ service: 's3', region: desc.region, method: wire.method, host: origin.host, path, headers });
+
+  let outBody: Readable | Buffer | undefined = body;
+  if (body !== undefined && !Buffer.isBuffer(body)) {
+    if (payload.kind === 'signed-chunks') {
+      const resign = signed.chunkSigning;
+      if (!resign) throw new Error('the master signer gave no chunk signing context for a streaming upload');
+      const length = decodedLength(wire);
+      const names = payload.trailer ? trailerNames(wire) : undefined;
+      wrap = (b) =>
+        b.pipe(
+          createChunkResigner({
+            mode: payload.trailer ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' : 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+            verify: payload.verify,
+            resign,
+            decodedLength: length,
+            ...(names ? { trailerNames: names } : {}),
+          }),
+        );
+    }
+    if (wrap) {
+      const source = body;
+      const wrapped = wrap(source);
+      source.on('error', (err) => wrapped.destroy(err));
+      outBody = wrapped;
+    }
   }
-  return { url: base.origin + signed.path, headers: signed.headers, ...(bodyStream ? { bodyStream } : {}) };
+  return { origin, path: signed.path, headers: signed.headers, ...(outBody !== undefined ? { body: outBody } : {}) };
 }

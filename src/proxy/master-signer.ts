@@ -4,6 +4,8 @@
 // Must never expose, log or return the secret or token.
 
 import aws4 from 'aws4';
+import { scopeString, signingKey } from '../sigv4/canonical.js';
+import type { ChunkSigningContext } from '../sigv4/chunked.js';
 
 export interface MasterCredential {
   readonly accessKeyId: string;
@@ -26,6 +28,8 @@ export interface OutboundRequest {
 export interface SignedOutbound {
   readonly path: string;
   readonly headers: Record<string, string>;
+  /** For STREAMING-AWS4-HMAC-SHA256-* bodies: what re-signs each chunk under the master key. */
+  readonly chunkSigning?: ChunkSigningContext;
 }
 
 export interface MasterSigner {
@@ -58,7 +62,14 @@ export function createMasterSigner(credential: MasterCredential): MasterSigner {
       for (const [k, v] of Object.entries(signed.headers ?? {})) {
         if (v !== undefined) headers[k.toLowerCase()] = String(v);
       }
-      return { path: signed.path ?? request.path, headers };
+      let chunkSigning: ChunkSigningContext | undefined;
+      if ((headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
+        const amzDate = headers['x-amz-date'] as string;
+        const scope = { date: amzDate.slice(0, 8), region: request.region, service: request.service };
+        const seed = /Signature=([0-9a-f]{64})/.exec(headers['authorization'] ?? '')?.[1] as string;
+        chunkSigning = { signingKey: signingKey(creds.secretAccessKey, scope), amzDate, scope: scopeString(scope), seedSignature: seed };
+      }
+      return { path: signed.path ?? request.path, headers, ...(chunkSigning ? { chunkSigning } : {}) };
     },
   };
 }

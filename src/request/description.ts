@@ -21,6 +21,8 @@ export interface Operation {
   readonly conditionKeys: ReadonlyMap<string, readonly string[]>;
   /** CloudTrail requestParameters: never bodies or secrets. */
   readonly requestParameters: Readonly<Record<string, unknown>>;
+  /** The body must be read (bounded) before the operation can be authorized. */
+  readonly needsBody?: 'DeleteObjects';
 }
 
 export interface RequestDescription extends Operation {

@@ -63,6 +63,8 @@ export const S3_OPERATIONS: Readonly<Record<string, S3OperationSpec>> = {
   'PUT bucket object-lock': op('PutObjectLockConfiguration', 'PutBucketObjectLockConfiguration', false),
   'GET bucket requestPayment': op('GetBucketRequestPayment', 'GetBucketRequestPayment', true),
   'GET bucket accelerate': op('GetBucketAccelerateConfiguration', 'GetAccelerateConfiguration', true),
+  // Authorized per key from the body (request/delete-objects.ts).
+  'POST bucket delete': op('DeleteObjects', 'DeleteObject', false),
 
   'GET object -': op('GetObject', 'GetObject', true),
   'HEAD object -': op('HeadObject', 'GetObject', true),
@@ -100,4 +102,16 @@ export const PLAIN_PARAMS = new Set([
   'partNumber', 'versionId', 'response-content-type', 'response-content-language', 'response-expires',
   'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'x-id',
   'optional-object-attributes', 'bucket-region', 'max-buckets', 'expected-bucket-owner',
+]);
+
+/**
+ * Request headers a presigner may hoist into the query string. Anything else
+ * named x-amz-* in a query is refused: it could change what S3 does without
+ * keyfence authorizing it (x-amz-copy-source above all).
+ */
+export const HOISTABLE_QUERY_HEADERS = new Set([
+  'x-amz-acl', 'x-amz-checksum-mode', 'x-amz-sdk-checksum-algorithm', 'x-amz-checksum-crc32', 'x-amz-checksum-crc32c',
+  'x-amz-checksum-crc64nvme', 'x-amz-checksum-sha1', 'x-amz-checksum-sha256', 'x-amz-server-side-encryption',
+  'x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-storage-class', 'x-amz-expected-bucket-owner', 'x-amz-request-payer',
+  'x-amz-user-agent', 'x-amz-tagging',
 ]);

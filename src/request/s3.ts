@@ -6,7 +6,7 @@
 import { Denial } from '../errors/denial.js';
 import type { QueryParam } from '../sigv4/encoding.js';
 import type { AuthorizationPair, Operation } from './description.js';
-import { PLAIN_PARAMS, S3_OPERATIONS, SUBRESOURCES, type S3Target } from './s3-operations.js';
+import { HOISTABLE_QUERY_HEADERS, PLAIN_PARAMS, S3_OPERATIONS, SUBRESOURCES, type S3Target } from './s3-operations.js';
 import { decodeComponent } from './utf8.js';
 
 export interface S3Input {
@@ -17,6 +17,8 @@ export interface S3Input {
   readonly copySource: string | undefined;
   /** x-amz-acl header, if any (the s3:x-amz-acl condition key). */
   readonly cannedAcl?: string | undefined;
+  /** Virtual-hosted style: the bucket named by the Host header; the path is then the key. */
+  readonly hostBucket?: string | undefined;
 }
 
 export interface S3Location {
@@ -26,8 +28,15 @@ export interface S3Location {
 
 const BUCKET_SHAPE = /^[a-z0-9][a-z0-9.\-_]{1,254}$/i;
 
-export function locate(rawPath: string): S3Location {
+export function locate(rawPath: string, hostBucket?: string): S3Location {
   if (!rawPath.startsWith('/')) throw new Denial('MalformedRequest', 'The request path must start with "/".');
+  if (hostBucket !== undefined) {
+    if (!BUCKET_SHAPE.test(hostBucket)) throw new Denial('MalformedRequest', 'The bucket name in the Host header is not valid.');
+    if (rawPath === '/') return { bucket: hostBucket };
+    const key = decodeComponent(rawPath.slice(1), 'object key');
+    if (Buffer.byteLength(key) > 1024) throw new Denial('MalformedRequest', 'The object key is longer than 1024 bytes.');
+    return { bucket: hostBucket, key };
+  }
   const rest = rawPath.slice(1);
   if (rest === '') return {};
   const slash = rest.indexOf('/');
@@ -54,11 +63,18 @@ function parseCopySource(header: string): { bucket: string; key: string; version
 }
 
 export function classifyS3(input: S3Input): Operation {
-  const loc = locate(input.rawPath);
+  const loc = locate(input.rawPath, input.hostBucket);
   const target: S3Target = loc.bucket === undefined ? 'service' : loc.key === undefined ? 'bucket' : 'object';
   const names = new Map<string, string>();
   for (const p of input.queryParams) {
     if (names.has(p.name)) throw new Denial('MalformedRequest', `Query parameter ${p.name} appears more than once.`);
+    if (/^x-amz-/i.test(p.name)) {
+      if (!HOISTABLE_QUERY_HEADERS.has(p.name.toLowerCase())) {
+        throw new Denial('UnsupportedOperation', `keyfence does not accept the header ${p.name} as a query parameter, so it cannot authorize this request.`);
+      }
+      if (p.name.toLowerCase() === 'x-amz-acl') names.set('x-amz-acl', p.value);
+      continue;
+    }
     if (!SUBRESOURCES.has(p.name) && !PLAIN_PARAMS.has(p.name)) {
       throw new Denial('UnsupportedOperation', `keyfence does not know the S3 query parameter "${p.name}", so it cannot authorize this request.`);
     }
@@ -72,9 +88,6 @@ export function classifyS3(input: S3Input): Operation {
   if (sub === '-' && target === 'bucket' && names.get('list-type') === '2' && input.method === 'GET') sub = 'list-type=2';
   const method = input.method.toUpperCase();
   let spec = S3_OPERATIONS[`${method} ${target} ${sub}`];
-  if (sub === 'delete' && method === 'POST' && target === 'bucket') {
-    throw new Denial('UnsupportedOperation', 'DeleteObjects (POST ?delete) needs every key in its body authorized; keyfence does not support it yet. Delete objects one at a time.');
-  }
   if (!spec) {
     throw new Denial('UnsupportedOperation', `keyfence has no authorization mapping for S3 ${method} on a ${target}${sub === '-' ? '' : ` with ?${sub}`}, so it refuses it.`);
   }
@@ -115,6 +128,11 @@ export function classifyS3(input: S3Input): Operation {
     const v = names.get(param);
     if (v !== undefined) conditionKeys.set(key, [v]);
   }
-  if (input.cannedAcl !== undefined) conditionKeys.set('s3:x-amz-acl', [input.cannedAcl]);
+  const acl = input.cannedAcl ?? names.get('x-amz-acl');
+  if (acl !== undefined) conditionKeys.set('s3:x-amz-acl', [acl]);
+  if (apiAction === 'DeleteObjects') {
+    // Authorized per key once the body is read; nothing is allowed until then.
+    return { service: 's3', apiAction, readOnly: false, authorizations: [], conditionKeys, requestParameters, needsBody: 'DeleteObjects' };
+  }
   return { service: 's3', apiAction, readOnly: spec.readOnly, authorizations, conditionKeys, requestParameters };
 }

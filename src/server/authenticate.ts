@@ -1,15 +1,18 @@
 // Stage 1 of the request path: from raw wire facts to an authenticated
-// principal. Parses the Authorization header once, checks the subkey and its
-// token, reads and hashes an EC2 form body (bounded), and verifies the
-// signature. Imports no fastify.
+// principal. Header or query-string (presigned) SigV4; the subkey and its
+// token; the request time; the payload hash (an EC2 form body is read,
+// bounded, and hashed); the signature. Imports no fastify.
 
 import type { Readable } from 'node:stream';
 import { Denial } from '../errors/denial.js';
 import type { Service } from '../errors/catalog.js';
 import { parseAuthorization, type ParsedAuthorization } from '../sigv4/authorization.js';
-import { sha256Hex } from '../sigv4/canonical.js';
-import { canonicalGenericPath, canonicalQuery, canonicalS3Path, EncodingError } from '../sigv4/encoding.js';
-import { verifySignature } from '../sigv4/verify.js';
+import { sha256Hex, signingKey } from '../sigv4/canonical.js';
+import { scopeString } from '../sigv4/canonical.js';
+import type { ChunkSigningContext } from '../sigv4/chunked.js';
+import { canonicalGenericPath, canonicalQuery, canonicalS3Path, EncodingError, parseQuery, type QueryParam } from '../sigv4/encoding.js';
+import { checkPresignedWindow, isPresigned, parsePresigned, PRESIGN_PARAMS } from '../sigv4/presigned.js';
+import { checkRequestTime, checkSignature } from '../sigv4/verify.js';
 import { readBounded } from '../proxy/payload.js';
 import type { Authenticated, SubkeyService } from '../subkeys/subkeys.js';
 import type { WireRequest } from './wire.js';
@@ -21,16 +24,32 @@ export interface AuthenticateDeps {
   readonly maxFormBody: number;
 }
 
-export interface AuthenticatedRequest extends Authenticated {
-  readonly auth: ParsedAuthorization;
-  readonly service: Service;
-  /** EC2 form body (hashed and signed), or undefined for S3 (streamed). */
-  readonly formBody: Buffer | undefined;
-  /** S3 x-amz-content-sha256 value. */
-  readonly contentSha256: string | undefined;
+export interface AuthenticateHooks {
+  /** Called as soon as the credential scope is known (for the audit of a later failure). */
+  onScope(auth: ParsedAuthorization): void;
+  /** Called before any request body is read (answers Expect: 100-continue). */
+  beforeBody(): void;
 }
 
-const PRESIGN_PARAMS = ['X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Algorithm'];
+export type PayloadMode =
+  | { readonly kind: 'hash'; readonly sha256: string }
+  | { readonly kind: 'unsigned' }
+  | { readonly kind: 'unsigned-trailer' }
+  | { readonly kind: 'signed-chunks'; readonly trailer: boolean; readonly verify: ChunkSigningContext };
+
+export interface AuthenticatedRequest extends Omit<Authenticated, 'secret'> {
+  readonly auth: ParsedAuthorization;
+  readonly service: Service;
+  readonly presigned: boolean;
+  /** Query parameters with the query-string authentication parameters removed. */
+  readonly queryParams: readonly QueryParam[];
+  /** EC2 form body (hashed and signed), or undefined for S3 (streamed). */
+  readonly formBody: Buffer | undefined;
+  /** S3 only: how the body is protected. */
+  readonly payload: PayloadMode | undefined;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
 
 /** The service a request is for, from its credential scope. */
 export function scopeService(auth: ParsedAuthorization): Service {
@@ -45,48 +64,94 @@ export function guessService(wire: WireRequest): Service {
   return 's3';
 }
 
-export async function authenticate(wire: WireRequest, body: Readable | undefined, deps: AuthenticateDeps, onScope: (auth: ParsedAuthorization) => void): Promise<AuthenticatedRequest> {
-  if (PRESIGN_PARAMS.some((p) => wire.rawQuery.includes(`${p}=`))) {
-    throw new Denial('UnsupportedSignatureVersion', 'Presigned URLs (query-string authentication) are not supported by keyfence yet; sign requests with the Authorization header.');
+function parseQueryOrDeny(raw: string): QueryParam[] {
+  try {
+    return parseQuery(raw);
+  } catch {
+    throw new Denial('MalformedRequest', 'The query string is malformed.');
   }
+}
+
+function payloadMode(declared: string | undefined, auth: ParsedAuthorization, amzDate: string, secret: string): PayloadMode {
+  if (declared === undefined) throw new Denial('MissingContentSha256');
+  if (HEX64.test(declared)) return { kind: 'hash', sha256: declared };
+  switch (declared) {
+    case 'UNSIGNED-PAYLOAD':
+      return { kind: 'unsigned' };
+    case 'STREAMING-UNSIGNED-PAYLOAD-TRAILER':
+      return { kind: 'unsigned-trailer' };
+    case 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD':
+    case 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER':
+      return {
+        kind: 'signed-chunks',
+        trailer: declared.endsWith('-TRAILER'),
+        verify: { signingKey: signingKey(secret, auth), amzDate, scope: scopeString(auth), seedSignature: auth.signature },
+      };
+    default:
+      if (declared.startsWith('STREAMING-AWS4-ECDSA')) throw new Denial('UnsupportedSignatureVersion', 'SigV4a streaming payloads are not supported; sign with AWS4-HMAC-SHA256.');
+      throw new Denial('UnsupportedPayloadMode', `x-amz-content-sha256 value ${declared.slice(0, 64)} is not a payload mode S3 defines.`);
+  }
+}
+
+export async function authenticate(wire: WireRequest, body: Readable | undefined, deps: AuthenticateDeps, hooks: AuthenticateHooks): Promise<AuthenticatedRequest> {
+  const allParams = parseQueryOrDeny(wire.rawQuery);
+  const presigned = isPresigned(allParams);
   const header = singleHeader(wire.headers, 'authorization');
-  if (header === undefined) throw new Denial('MissingAuthentication');
-  const auth = parseAuthorization(header);
-  onScope(auth);
+  if (presigned && header !== undefined) throw new Denial('MalformedAuthorization', 'Only one authentication mechanism is allowed: Authorization header or query-string signature, not both.');
+  if (!presigned && header === undefined) throw new Denial('MissingAuthentication');
+
+  const p = presigned ? parsePresigned(allParams) : undefined;
+  const auth = p ? p.auth : parseAuthorization(header as string);
+  hooks.onScope(auth);
   const service = scopeService(auth);
-  const authenticated = await deps.subkeys.authenticate(auth.accessKeyId, singleHeader(wire.headers, 'x-amz-security-token'));
+  if (p && service !== 's3') throw new Denial('UnsupportedSignatureVersion', 'keyfence accepts presigned URLs for S3 only.');
+  const token = p ? p.securityToken : singleHeader(wire.headers, 'x-amz-security-token');
+  const authenticated = await deps.subkeys.authenticate(auth.accessKeyId, token);
+
+  const nowMs = deps.now();
+  let amzDate: string;
+  if (p) {
+    checkPresignedWindow(p, nowMs);
+    amzDate = p.amzDate;
+  } else {
+    amzDate = checkRequestTime(auth, singleHeader(wire.headers, 'x-amz-date'), singleHeader(wire.headers, 'date'), nowMs);
+  }
 
   let payloadHash: string;
   let formBody: Buffer | undefined;
+  let payload: PayloadMode | undefined;
   const contentSha256 = singleHeader(wire.headers, 'x-amz-content-sha256');
   if (service === 'ec2') {
     const declared = Number(singleHeader(wire.headers, 'content-length') ?? '0');
     if (declared > deps.maxFormBody) throw new Denial('BodyTooLarge', `The request body is larger than ${deps.maxFormBody} bytes, the most keyfence reads for an EC2 request.`);
+    hooks.beforeBody();
     formBody = body ? await readBounded(body, deps.maxFormBody) : Buffer.alloc(0);
     payloadHash = sha256Hex(formBody);
     if (contentSha256 !== undefined && contentSha256 !== payloadHash) throw new Denial('PayloadHashMismatch');
+  } else if (p) {
+    payloadHash = allParams.find((q) => q.name === 'X-Amz-Content-Sha256')?.value ?? 'UNSIGNED-PAYLOAD';
+    payload = payloadHash === 'UNSIGNED-PAYLOAD' ? { kind: 'unsigned' } : payloadMode(payloadHash, auth, amzDate, authenticated.secret);
   } else {
-    if (contentSha256 === undefined) throw new Denial('MissingContentSha256');
-    payloadHash = contentSha256;
+    payload = payloadMode(contentSha256, auth, amzDate, authenticated.secret);
+    payloadHash = contentSha256 as string;
   }
 
   let canonicalUri: string;
   let query: string;
   try {
     canonicalUri = service === 's3' ? canonicalS3Path(wire.rawPath) : canonicalGenericPath(wire.rawPath);
-    query = canonicalQuery(wire.rawQuery);
+    query = canonicalQuery(wire.rawQuery, p ? new Set(['X-Amz-Signature']) : undefined);
   } catch (err) {
     if (err instanceof EncodingError) throw new Denial('MalformedRequest', `The request URL is malformed: ${err.message}.`);
     throw err;
   }
-  verifySignature({
+  checkSignature({
     request: { method: wire.method, canonicalUri, canonicalQuery: query, headers: wire.headers },
     auth,
     payloadHash,
-    amzDate: singleHeader(wire.headers, 'x-amz-date'),
-    httpDate: singleHeader(wire.headers, 'date'),
-    nowMs: deps.now(),
+    amzDate,
     secret: authenticated.secret,
   });
-  return { ...authenticated, auth, service, formBody, contentSha256 };
+  const queryParams = p ? allParams.filter((q) => !PRESIGN_PARAMS.has(q.name) && q.name !== 'X-Amz-Content-Sha256') : allParams;
+  return { principal: authenticated.principal, auth, service, presigned: p !== undefined, queryParams, formBody, payload };
 }

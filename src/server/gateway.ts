@@ -4,9 +4,10 @@
 // in its own module; this file only sequences them and keeps the audit facts.
 
 import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { ServerOptions as HttpsOptions } from 'node:https';
 import type { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import replyFrom from '@fastify/reply-from';
 import type { AuditRecord } from '../audit/record.js';
 import type { AuditSink } from '../audit/sink.js';
 import { eventSourceOf, EVENT_VERSION, newEventId, resourceType } from '../audit/record.js';
@@ -17,11 +18,15 @@ import type { Cidr } from '../net/cidr.js';
 import { sourceAddress } from '../net/source-ip.js';
 import type { RoleRegistry } from '../policy/load.js';
 import { statementLabel, type Decision } from '../policy/types.js';
+import type { UpstreamClient } from '../proxy/client.js';
+import { prepareForward, type TrailerHandling, type UpstreamResolver } from '../proxy/forward.js';
 import { relayableResponseHeaders } from '../proxy/headers.js';
 import type { MasterSigner } from '../proxy/master-signer.js';
-import { prepareForward, type UpstreamResolver } from '../proxy/forward.js';
+import { readBounded } from '../proxy/payload.js';
 import { claimedAccessKeyId, type ParsedAuthorization } from '../sigv4/authorization.js';
-import { describe, type RequestDescription } from '../request/description.js';
+import { sha256Hex } from '../sigv4/canonical.js';
+import { deleteObjectsAuthorizations, MAX_DELETE_BODY, parseDeleteObjects } from '../request/delete-objects.js';
+import { describe, type Operation, type RequestDescription } from '../request/description.js';
 import { classifyEc2 } from '../request/ec2.js';
 import { classifyS3 } from '../request/s3.js';
 import { parseQuery } from '../sigv4/encoding.js';
@@ -36,18 +41,24 @@ export interface GatewayDeps {
   /** Absent when no master credential is configured: allowed calls then get 503. */
   readonly signer: MasterSigner | undefined;
   readonly audit: AuditSink;
+  readonly client: UpstreamClient;
   readonly now: () => number;
   readonly upstream: UpstreamResolver;
   readonly trustProxy: readonly Cidr[];
   readonly accountId: string;
   readonly maxFormBody: number;
+  /** Virtual-hosted buckets: Host "bucket.<s3Domain>" names the bucket. */
+  readonly s3Domain?: string | undefined;
+  /** Unsigned aws-chunked uploads with trailers: forward intact (AWS) or decode and check (S3-compatible servers). */
+  readonly trailers?: TrailerHandling;
   readonly logger?: FastifyServerOptions['logger'];
+  /** Serve HTTPS with this key and certificate. */
+  readonly https?: Pick<HttpsOptions, 'key' | 'cert'>;
 }
 
 /** What the audit record knows so far; filled in stage by stage. */
 interface Facts {
   readonly requestId: string;
-  readonly startedAt: number;
   readonly wire: WireRequest;
   readonly sourceIp: string;
   readonly userAgent: string | undefined;
@@ -58,17 +69,16 @@ interface Facts {
   decision?: Decision;
 }
 
-
 export function newRequestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
 }
 
-function parseQueryOrDeny(raw: string) {
-  try {
-    return parseQuery(raw);
-  } catch {
-    throw new Denial('MalformedRequest', 'The query string is malformed.');
-  }
+/** The bucket named by a virtual-hosted Host header, if the host is under the S3 domain. */
+export function hostBucket(wire: WireRequest, s3Domain: string | undefined): string | undefined {
+  if (!s3Domain) return undefined;
+  const host = (singleHeader(wire.headers, 'host') ?? '').toLowerCase().replace(/:\d+$/, '');
+  const suffix = `.${s3Domain.toLowerCase()}`;
+  return host.endsWith(suffix) && host.length > suffix.length ? host.slice(0, -suffix.length) : undefined;
 }
 
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
@@ -81,18 +91,23 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     routerOptions: { maxParamLength: 16384 },
     return503OnClosing: true,
     genReqId: () => newRequestId(),
-  });
+    ...(deps.https ? { https: deps.https } : {}),
+  } as FastifyServerOptions);
+
+  // Expect: 100-continue is decided here, not by Node: the client only sends
+  // the body once authentication, source IP and policy have said yes.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
 
   app.removeAllContentTypeParsers();
   // Bodies stay streams: each stage decides whether (and how much) to read.
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-  void app.register(replyFrom, { disableRequestLogging: true, undici: { headersTimeout: 300_000, bodyTimeout: 300_000 } });
 
   function auditRecord(f: Facts, extra: Partial<AuditRecord>): AuditRecord {
     const desc = f.description;
+    const claimed = f.scope?.accessKeyId ?? claimedAccessKeyId(singleHeader(f.wire.headers, 'authorization', false));
     const identity = f.principal
       ? { type: 'KeyfenceSubkey' as const, accessKeyId: f.principal.keyId, principalName: f.principal.name, role: f.principal.role }
-      : { type: 'Unauthenticated' as const, ...(claimedKey(f) ? { accessKeyId: claimedKey(f) } : {}) };
+      : { type: 'Unauthenticated' as const, ...(claimed ? { accessKeyId: claimed } : {}) };
     return {
       eventVersion: EVENT_VERSION,
       eventTime: new Date(deps.now()).toISOString(),
@@ -118,10 +133,6 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     };
   }
 
-  function claimedKey(f: Facts): string | undefined {
-    return f.scope?.accessKeyId ?? claimedAccessKeyId(singleHeaderSafe(f.wire, 'authorization'));
-  }
-
   function refuse(reply: FastifyReply, f: Facts, err: Denial): FastifyReply {
     const rendered = renderError(err.reason, f.service, f.requestId, err.message);
     const entry = CATALOGUE[err.reason];
@@ -142,78 +153,131 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     return reply.type(rendered.contentType).send(rendered.body);
   }
 
+  async function withBody(op: Operation, authn: AuthenticatedRequest, body: Readable | undefined, bucket: string, continueBody: () => void): Promise<{ op: Operation; body: Buffer }> {
+    // DeleteObjects: every key in the body is authorized, so it is read (bounded) and parsed once.
+    continueBody();
+    const xml = body ? await readBounded(body, MAX_DELETE_BODY) : Buffer.alloc(0);
+    if (authn.payload?.kind === 'hash' && sha256Hex(xml) !== authn.payload.sha256) throw new Denial('PayloadHashMismatch');
+    if (authn.payload?.kind !== 'hash' && authn.payload?.kind !== 'unsigned') {
+      throw new Denial('UnsupportedPayloadMode', 'DeleteObjects bodies must be sent whole (a hex x-amz-content-sha256 or UNSIGNED-PAYLOAD).');
+    }
+    const parsed = parseDeleteObjects(xml);
+    return {
+      op: {
+        ...op,
+        authorizations: deleteObjectsAuthorizations(bucket, parsed.entries),
+        requestParameters: { ...op.requestParameters, objectCount: parsed.entries.length, keys: parsed.entries.slice(0, 100).map((e) => e.key), quiet: parsed.quiet },
+      },
+      body: xml,
+    };
+  }
+
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const wire = wireFrom(request.raw);
     const facts: Facts = {
       requestId: request.id,
-      startedAt: deps.now(),
       wire,
-      sourceIp: sourceAddress(wire.peerAddress, singleHeaderSafe(wire, 'x-forwarded-for'), deps.trustProxy).toString(),
-      userAgent: singleHeaderSafe(wire, 'user-agent'),
+      sourceIp: sourceAddress(wire.peerAddress, singleHeader(wire.headers, 'x-forwarded-for', false), deps.trustProxy).toString(),
+      userAgent: singleHeader(wire.headers, 'user-agent', false),
       service: guessService(wire),
+    };
+    const expectsContinue = (singleHeader(wire.headers, 'expect', false) ?? '').toLowerCase() === '100-continue';
+    let continued = false;
+    const continueBody = () => {
+      if (expectsContinue && !continued) {
+        continued = true;
+        (reply.raw as ServerResponse).writeContinue();
+      }
     };
     const body = request.body as Readable | undefined;
     try {
       // 1. verify
-      const authn: AuthenticatedRequest = await authenticate(wire, body, deps, (scope) => {
-        facts.scope = scope;
-        if (scope.service === 's3' || scope.service === 'ec2') facts.service = scope.service;
+      const authn = await authenticate(wire, body, deps, {
+        onScope: (scope) => {
+          facts.scope = scope;
+          if (scope.service === 's3' || scope.service === 'ec2') facts.service = scope.service;
+        },
+        beforeBody: continueBody,
       });
       facts.principal = authn.principal;
       // Parse once: everything after this reads the description only.
-      const queryParams = parseQueryOrDeny(wire.rawQuery);
-      const op =
+      const bucketFromHost = authn.service === 's3' ? hostBucket(wire, deps.s3Domain) : undefined;
+      let op =
         authn.service === 'ec2'
           ? classifyEc2({
               region: authn.auth.region,
               accountId: deps.accountId,
-              queryParams,
+              queryParams: authn.queryParams,
               formParams: formParams(wire, authn.formBody),
             })
-          : classifyS3({ method: wire.method, rawPath: wire.rawPath, queryParams, copySource: singleHeader(wire.headers, 'x-amz-copy-source'), cannedAcl: singleHeader(wire.headers, 'x-amz-acl') });
-      const desc = describe({
-        ...op,
-        region: authn.auth.region,
-        requestId: facts.requestId,
-        sourceIp: facts.sourceIp,
-        userAgent: facts.userAgent,
-        secureTransport: wire.secure,
-        principal: authn.principal,
-      });
-      facts.description = desc;
-      // 2. source IP
-      checkSourceIp(desc);
+          : classifyS3({
+              method: wire.method,
+              rawPath: wire.rawPath,
+              queryParams: authn.queryParams,
+              copySource: singleHeader(wire.headers, 'x-amz-copy-source'),
+              cannedAcl: singleHeader(wire.headers, 'x-amz-acl'),
+              hostBucket: bucketFromHost,
+            });
+      const describeOp = (o: Operation) =>
+        describe({
+          ...o,
+          region: authn.auth.region,
+          requestId: facts.requestId,
+          sourceIp: facts.sourceIp,
+          userAgent: facts.userAgent,
+          secureTransport: wire.secure,
+          principal: authn.principal,
+        });
+      facts.description = describeOp(op);
+      // 2. source IP (before any body is read)
+      checkSourceIp(facts.description);
+      let forwardBody: Readable | Buffer | undefined = body;
+      if (op.needsBody === 'DeleteObjects') {
+        const read = await withBody(op, authn, body, String(op.requestParameters['bucketName']), continueBody);
+        op = read.op;
+        forwardBody = read.body;
+        facts.description = describeOp(op);
+      }
+      const desc = facts.description;
       // 3. authorize
       facts.decision = authorize(desc, deps.roles, deps.now());
-      // 4. re-sign, 5. forward, 6. audit (on the upstream's answer)
+      // 4. re-sign
       if (!deps.signer) throw new Denial('NoMasterCredential');
-      const fwd = prepareForward(desc, wire, authn, queryParams, body, deps.signer, deps.upstream);
-      if (fwd.bodyStream) (request as { body: unknown }).body = fwd.bodyStream;
-      const sentAt = deps.now();
-      return reply.from(fwd.url, {
-        method: wire.method as 'GET',
-        ...(fwd.formBody !== undefined ? { body: fwd.formBody, contentType: fwd.headers['content-type'] ?? 'application/x-www-form-urlencoded' } : {}),
-        rewriteRequestHeaders: () => fwd.headers,
-        rewriteHeaders: (headers) => relayableResponseHeaders(headers),
-        retryDelay: () => null,
-        onResponse: (_req, rep, res) => {
-          const upstreamHeaders = (res as unknown as { headers: Record<string, string | string[] | undefined> }).headers;
-          const upstreamId = headerString(upstreamHeaders['x-amz-request-id']) ?? headerString(upstreamHeaders['x-amzn-requestid']);
-          deps.audit.write(
-            auditRecord(facts, {
-              ...(upstreamId ? { requestID: upstreamId } : {}),
-              upstream: { status: res.statusCode, latencyMs: deps.now() - sentAt },
-              ...(res.statusCode >= 400 ? { errorCode: `Upstream${res.statusCode}`, errorMessage: `The upstream service answered HTTP ${res.statusCode}.` } : {}),
-            }),
-          );
-          void rep.send(res.stream);
-        },
-        onError: (rep, { error }) => {
-          const cause = findDenial(error);
-          request.log.warn({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'upstream request failed');
-          refuse(rep as unknown as FastifyReply, facts, cause ?? new Denial('UpstreamUnavailable'));
-        },
+      const fwd = prepareForward(desc, wire, authn, authn.service === 'ec2' ? undefined : forwardBody, {
+        signer: deps.signer,
+        upstream: deps.upstream,
+        trailers: deps.trailers ?? 'forward',
       });
+      // 5. forward: only now may the client send its body.
+      continueBody();
+      const sentAt = deps.now();
+      let res;
+      try {
+        res = await deps.client.send({ origin: fwd.origin, method: wire.method, path: fwd.path, headers: fwd.headers, ...(fwd.body !== undefined ? { body: fwd.body } : {}) });
+      } catch (err) {
+        const denial = findDenial(err);
+        if (!denial) request.log.warn({ err: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } }, 'upstream request failed');
+        return refuse(reply, facts, denial ?? new Denial('UpstreamUnavailable'));
+      }
+      // 6. audit, then relay
+      const upstreamId = headerString(res.headers['x-amz-request-id']) ?? headerString(res.headers['x-amzn-requestid']);
+      deps.audit.write(
+        auditRecord(facts, {
+          ...(upstreamId ? { requestID: upstreamId } : {}),
+          upstream: { status: res.statusCode, latencyMs: deps.now() - sentAt },
+          ...(res.statusCode >= 400 ? { errorCode: `Upstream${res.statusCode}`, errorMessage: `The upstream service answered HTTP ${res.statusCode}.` } : {}),
+        }),
+      );
+      void reply.code(res.statusCode).headers(relayableResponseHeaders(res.headers));
+      if (!request.raw.complete && body) {
+        // The upstream answered before the client finished sending: this connection cannot be reused.
+        void reply.header('connection', 'close');
+      }
+      if (wire.method === 'HEAD') {
+        res.body.resume();
+        return reply.send();
+      }
+      return reply.send(res.body);
     } catch (err) {
       if (isDenial(err)) return refuse(reply, facts, err);
       request.log.error({ err }, 'unexpected error in the request path');
@@ -227,14 +291,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const wire = wireFrom(request.raw);
     request.log.warn({ err: { message: error.message } }, 'request failed before the gateway handler');
     const reason: DenialReason = error.statusCode === 413 ? 'BodyTooLarge' : 'MalformedRequest';
-    return refuse(reply, { requestId: request.id, startedAt: deps.now(), wire, sourceIp: wire.peerAddress, userAgent: undefined, service: guessService(wire) }, new Denial(reason));
+    return refuse(reply, { requestId: request.id, wire, sourceIp: wire.peerAddress, userAgent: undefined, service: guessService(wire) }, new Denial(reason));
   });
 
   return app;
-}
-
-function singleHeaderSafe(wire: WireRequest, name: string): string | undefined {
-  return singleHeader(wire.headers, name, false);
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {
@@ -256,6 +316,10 @@ function formParams(wire: WireRequest, body: Buffer | undefined) {
   if (!ct.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     throw new Denial('MalformedRequest', 'An EC2 request body must be application/x-www-form-urlencoded.');
   }
-  // Form encoding: "+" is a space here, unlike in SigV4 query strings.
-  return parseQueryOrDeny(body.toString('latin1').replace(/\+/g, '%20'));
+  try {
+    // Form encoding: "+" is a space here, unlike in SigV4 query strings.
+    return parseQuery(body.toString('latin1').replace(/\+/g, '%20'));
+  } catch {
+    throw new Denial('MalformedRequest', 'The form body is malformed.');
+  }
 }

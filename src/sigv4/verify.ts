@@ -51,6 +51,20 @@ export function checkAmzHeadersSigned(headers: ReadonlyArray<readonly [string, s
 
 export function verifySignature(input: VerifyInput): void {
   const amzDate = checkRequestTime(input.auth, input.amzDate, input.httpDate, input.nowMs);
+  checkSignature({ ...input, amzDate });
+}
+
+export interface SignatureInput {
+  readonly request: SignedWireRequest;
+  readonly auth: ParsedAuthorization;
+  readonly payloadHash: string;
+  /** Request time, already checked by the caller (header window or presigned validity). */
+  readonly amzDate: string;
+  readonly secret: string;
+}
+
+/** The signature itself: every x-amz-* header signed, then a constant-time comparison. */
+export function checkSignature(input: SignatureInput): void {
   checkAmzHeadersSigned(input.request.headers, input.auth.signedHeaders);
   const canonical = canonicalRequest({
     method: input.request.method,
@@ -63,7 +77,7 @@ export function verifySignature(input: VerifyInput): void {
   if (canonical === undefined) {
     throw new Denial('SignatureMismatch', 'A header named in SignedHeaders is not present in the request.');
   }
-  const expected = hmacHex(signingKey(input.secret, input.auth), stringToSign(amzDate, input.auth, canonical));
+  const expected = hmacHex(signingKey(input.secret, input.auth), stringToSign(input.amzDate, input.auth, canonical));
   if (!signaturesEqual(expected, input.auth.signature)) {
     throw new Denial('SignatureMismatch');
   }

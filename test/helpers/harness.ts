@@ -12,6 +12,8 @@ import type { AuditRecord } from '../../src/audit/record.js';
 import { parseCidrList } from '../../src/net/cidr.js';
 import { loadRoles } from '../../src/policy/load.js';
 import { createMasterSigner } from '../../src/proxy/master-signer.js';
+import { createUpstreamClient } from '../../src/proxy/client.js';
+import type { TrailerHandling } from '../../src/proxy/forward.js';
 import { buildGateway } from '../../src/server/gateway.js';
 import { loadKeyMaterial } from '../../src/subkeys/material.js';
 import { openSubkeyStore } from '../../src/subkeys/store.js';
@@ -34,7 +36,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { trustProxy?: string; masterSessionToken?: string } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  trustProxy?: string;
+  masterSessionToken?: string;
+  s3Domain?: string;
+  trailers?: TrailerHandling;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const upstream = await startUpstream({ ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) });
   const dataDir = mkdtempSync(join(tmpdir(), 'keyfence-test-'));
   let offset = 0;
@@ -45,7 +56,12 @@ export async function startHarness(opts: { trustProxy?: string; masterSessionTok
   const auditPath = join(dataDir, 'audit.log');
   const audit = openAuditSink(auditPath);
   const upstreamUrl = new URL(upstream.url);
+  const client = createUpstreamClient();
   const app = buildGateway({
+    client,
+    ...(opts.s3Domain ? { s3Domain: opts.s3Domain } : {}),
+    ...(opts.trailers ? { trailers: opts.trailers } : {}),
+    ...(opts.tls ? { https: opts.tls } : {}),
     subkeys,
     roles,
     signer: createMasterSigner({ ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) }),
@@ -59,7 +75,7 @@ export async function startHarness(opts: { trustProxy?: string; masterSessionTok
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     upstream,
     dataDir,
     subkeys,
@@ -81,6 +97,7 @@ export async function startHarness(opts: { trustProxy?: string; masterSessionTok
     },
     close: async () => {
       await app.close();
+      await client.close();
       await upstream.close().catch(() => undefined); // a test may have stopped it already
       store.close();
       audit.close();

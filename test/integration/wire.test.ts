@@ -52,11 +52,12 @@ t.test('an x-amz-* header outside the signature is refused', async (t) => {
   t.equal(h.audit().pop()?.reason, 'UnsignedHeaders');
 });
 
-t.test('SigV2, SigV4a, presigned URLs and anonymous requests are refused explicitly', async (t) => {
+t.test('SigV2, SigV4a, malformed presigned URLs and anonymous requests are refused explicitly', async (t) => {
   const cases: Array<[Record<string, string>, string, number, RegExp]> = [
     [{ authorization: 'AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=' }, '/team-a/k', 400, /Signature Version 2 is not supported/],
     [{ authorization: 'AWS4-ECDSA-P256-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/s3/aws4_request, SignedHeaders=host, Signature=ab' }, '/team-a/k', 400, /SigV4a/],
-    [{}, '/team-a/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x&X-Amz-Signature=y', 400, /Presigned URLs/],
+    [{}, '/team-a/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x&X-Amz-Signature=y', 400, /A presigned URL needs X-Amz-Credential, X-Amz-Date/],
+    [{}, '/team-a/k?X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256&X-Amz-Credential=x&X-Amz-Signature=y', 400, /SigV4a/],
     [{}, '/team-a/k', 403, /<Code>AccessDenied<\/Code>/],
   ];
   for (const [headers, path, status, body] of cases) {

@@ -70,7 +70,12 @@ t.test('S3', async (t) => {
   ]);
   t.equal(s3('PUT', '/dst/k2', 'partNumber=2&uploadId=u', 'src/k1').apiAction, 'UploadPartCopy');
   t.throws(() => s3('GET', '/b1/k', 'torrent'), denial('UnsupportedOperation'), 'unknown sub-resource refused');
-  t.throws(() => s3('POST', '/b1', 'delete'), denial('UnsupportedOperation', /DeleteObjects/));
+  const del = s3('POST', '/b1', 'delete');
+  t.same([del.apiAction, del.needsBody, del.authorizations], ['DeleteObjects', 'DeleteObjects', []], 'DeleteObjects waits for its body; nothing is authorized yet');
+  t.throws(() => s3('GET', '/b1/k', 'X-Amz-Copy-Source=%2Fother%2Fsecret'), denial('UnsupportedOperation'), 'a hoisted copy source is refused');
+  t.equal(s3('GET', '/b1/k', 'x-amz-checksum-mode=ENABLED').apiAction, 'GetObject', 'hoistable headers are accepted');
+  const vhost = classifyS3({ method: 'GET', rawPath: '/dir/a%20b', queryParams: [], copySource: undefined, hostBucket: 'b1' });
+  t.same(vhost.authorizations, [{ action: 's3:GetObject', resource: 'arn:aws:s3:::b1/dir/a b' }], 'virtual-hosted: the path is the key');
   t.throws(() => s3('PATCH', '/b1/k'), denial('UnsupportedOperation'));
   t.throws(() => s3('GET', '/b1/k', 'acl&tagging'), denial('UnsupportedOperation'));
   t.throws(() => s3('GET', '/b1/%FF'), denial('MalformedRequest'), 'keys must be UTF-8');
