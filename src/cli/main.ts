@@ -11,6 +11,7 @@ import { IssueError } from '../subkeys/subkeys.js';
 import { actor, openLocal, UsageError } from './common.js';
 import { registerPolicy } from './policy.js';
 import { registerServe } from './serve.js';
+import { registerCerts } from './certs.js';
 import { formatCredentials, formatKeyTable, publicRecord, type CredentialFormat } from './format.js';
 
 export function buildCli(): Command {
@@ -21,6 +22,7 @@ export function buildCli(): Command {
 
   registerServe(program);
   registerPolicy(program);
+  registerCerts(program);
 
   const keys = program.command('keys').description('Issue, list and revoke subkeys on a local data dir.');
 
