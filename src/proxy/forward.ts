@@ -84,6 +84,7 @@ export function prepareForward(
 ): PreparedForward {
   const origin = deps.upstream(desc.service, desc.region);
   const headers = forwardableHeaders(wire.headers);
+  for (const [name, value] of authn.hoistedHeaders) headers[name] = value;
   const query = encodeQuery(authn.queryParams);
 
   if (desc.service === 'ec2') {

@@ -8,19 +8,40 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { Denial } from '../errors/denial.js';
 
-export async function readBounded(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-    total += buf.length;
-    if (total > limit) {
-      stream.destroy();
-      throw new Denial('BodyTooLarge', `The request body is larger than ${limit} bytes, the most keyfence reads for this operation.`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks, total);
+export function readBounded(stream: Readable, limit: number): Promise<Buffer> {
+  // Not for-await: leaving that loop early destroys the socket, and the
+  // client would never see the 413 we are about to send.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const cleanup = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      total += buf.length;
+      if (total > limit) {
+        cleanup();
+        stream.pause();
+        reject(new Denial('BodyTooLarge', `The request body is larger than ${limit} bytes, the most keyfence reads for this operation.`));
+        return;
+      }
+      chunks.push(buf);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, total));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+  });
 }
 
 export class Sha256Gate extends Transform {

@@ -15,6 +15,7 @@ import { checkPresignedWindow, isPresigned, parsePresigned, PRESIGN_PARAMS } fro
 import { checkRequestTime, checkSignature } from '../sigv4/verify.js';
 import { readBounded } from '../proxy/payload.js';
 import type { Authenticated, SubkeyService } from '../subkeys/subkeys.js';
+import { HOISTABLE_QUERY_HEADERS } from '../request/s3-operations.js';
 import type { WireRequest } from './wire.js';
 import { singleHeader } from './wire.js';
 
@@ -43,6 +44,8 @@ export interface AuthenticatedRequest extends Omit<Authenticated, 'secret'> {
   readonly presigned: boolean;
   /** Query parameters with the query-string authentication parameters removed. */
   readonly queryParams: readonly QueryParam[];
+  /** Presigned URLs: request headers the presigner moved into the query (x-amz-acl, x-amz-checksum-mode, …). */
+  readonly hoistedHeaders: ReadonlyArray<readonly [string, string]>;
   /** EC2 form body (hashed and signed), or undefined for S3 (streamed). */
   readonly formBody: Buffer | undefined;
   /** S3 only: how the body is protected. */
@@ -95,6 +98,9 @@ function payloadMode(declared: string | undefined, auth: ParsedAuthorization, am
 
 export async function authenticate(wire: WireRequest, body: Readable | undefined, deps: AuthenticateDeps, hooks: AuthenticateHooks): Promise<AuthenticatedRequest> {
   const allParams = parseQueryOrDeny(wire.rawQuery);
+  if (allParams.some((q) => q.name === 'AWSAccessKeyId') && allParams.some((q) => q.name === 'Signature')) {
+    throw new Denial('UnsupportedSignatureVersion', "Signature Version 2 presigned URLs are not supported; presign with SigV4 (botocore: Config(signature_version='s3v4'); aws cli: s3.signature_version = s3v4).");
+  }
   const presigned = isPresigned(allParams);
   const header = singleHeader(wire.headers, 'authorization');
   if (presigned && header !== undefined) throw new Denial('MalformedAuthorization', 'Only one authentication mechanism is allowed: Authorization header or query-string signature, not both.');
@@ -152,6 +158,18 @@ export async function authenticate(wire: WireRequest, body: Readable | undefined
     amzDate,
     secret: authenticated.secret,
   });
-  const queryParams = p ? allParams.filter((q) => !PRESIGN_PARAMS.has(q.name) && q.name !== 'X-Amz-Content-Sha256') : allParams;
-  return { principal: authenticated.principal, auth, service, presigned: p !== undefined, queryParams, formBody, payload };
+  const queryParams: QueryParam[] = [];
+  const hoistedHeaders: Array<[string, string]> = [];
+  for (const q of allParams) {
+    if (p && (PRESIGN_PARAMS.has(q.name) || q.name === 'X-Amz-Content-Sha256')) continue;
+    if (p && /^x-amz-/i.test(q.name)) {
+      // A presigner hoists signed headers into the query; S3 treats them as headers, and so do we.
+      const name = q.name.toLowerCase();
+      if (!HOISTABLE_QUERY_HEADERS.has(name)) throw new Denial('UnsupportedOperation', `keyfence does not accept the header ${q.name} in a presigned URL, so it cannot authorize this request.`);
+      hoistedHeaders.push([name, q.value]);
+      continue;
+    }
+    queryParams.push(q);
+  }
+  return { principal: authenticated.principal, auth, service, presigned: p !== undefined, queryParams, hoistedHeaders, formBody, payload };
 }

@@ -149,6 +149,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       }),
     );
     void reply.code(rendered.status).headers(rendered.headers);
+    // A refused request whose body was not read: the connection cannot carry another request.
+    if (!reply.request.raw.complete) void reply.header('connection', 'close');
     if (f.wire.method === 'HEAD') return reply.send();
     return reply.type(rendered.contentType).send(rendered.body);
   }
@@ -215,7 +217,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
               rawPath: wire.rawPath,
               queryParams: authn.queryParams,
               copySource: singleHeader(wire.headers, 'x-amz-copy-source'),
-              cannedAcl: singleHeader(wire.headers, 'x-amz-acl'),
+              cannedAcl: singleHeader(wire.headers, 'x-amz-acl') ?? authn.hoistedHeaders.find(([n]) => n === 'x-amz-acl')?.[1],
               hostBucket: bucketFromHost,
             });
       const describeOp = (o: Operation) =>

@@ -45,8 +45,8 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, input?: strin
   });
 }
 
-export function awsCli(bin: string, endpoint: string, creds: Pick<IssuedCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>, args: string[]): Promise<RunResult> {
-  return run(bin, ['--endpoint-url', endpoint, '--region', 'us-east-1', '--output', 'json', ...args], clientEnv(creds));
+export function awsCli(bin: string, endpoint: string, creds: Pick<IssuedCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return run(bin, ['--endpoint-url', endpoint, '--region', 'us-east-1', '--output', 'json', ...args], clientEnv(creds, env));
 }
 
 /** Run a boto3 snippet; `client(service)` is predefined, pointed at keyfence. Prints JSON to stdout. */
@@ -55,7 +55,7 @@ export function boto3(endpoint: string, creds: Pick<IssuedCredentials, 'accessKe
     'import json, sys, boto3, botocore',
     'from botocore.config import Config',
     'from botocore.exceptions import ClientError',
-    `def client(service): return boto3.client(service, endpoint_url=${JSON.stringify(endpoint)}, region_name="us-east-1", config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))`,
+    `def client(service, **kw): return boto3.client(service, endpoint_url=${JSON.stringify(endpoint)}, region_name="us-east-1", config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **kw))`,
     'def error_code(fn):',
     '    try:',
     '        fn()',
