@@ -6,7 +6,15 @@ import { randomUUID } from 'node:crypto';
 
 export const EVENT_VERSION = '1.09';
 
-export type EventType = 'AwsApiCall' | 'AuthFailure' | 'AdminAction';
+/**
+ * AwsApiCall: an authenticated call and its outcome (one per call).
+ * AwsApiCallStarted: written before a call is forwarded, so a call that
+ *   reached AWS is on record even if keyfence dies before the answer.
+ * AuthFailure: a request that failed authentication.
+ * Lockout: a source address locked out after repeated AuthFailures.
+ * AdminAction: keys issued, rotated, revoked; policies reloaded.
+ */
+export type EventType = 'AwsApiCall' | 'AwsApiCallStarted' | 'AuthFailure' | 'Lockout' | 'AdminAction';
 
 export interface UserIdentity {
   readonly type: 'KeyfenceSubkey' | 'Unauthenticated' | 'KeyfenceAdmin';
@@ -44,6 +52,8 @@ export interface AuditRecord {
   readonly tlsDetails?: { readonly tlsVersion?: string; readonly cipherSuite?: string };
   readonly decision?: { readonly effect: 'Allow' | 'Deny'; readonly statement?: string; readonly reason?: string };
   readonly upstream?: { readonly status: number; readonly latencyMs: number };
+  /** Lockout records: failures that triggered the lock, and until when. */
+  readonly lockout?: { readonly failures: number; readonly until: string; readonly durationMs: number };
   /** Why authentication failed (AuthFailure) or why the call was refused. */
   readonly reason?: string;
 }

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { adminRecord } from '../audit/admin.js';
 import { openAuditSink, type AuditSink } from '../audit/sink.js';
-import { ConfigError, loadMasterCredential, parseListen, parseTrustProxy, parseUpstream } from '../config/config.js';
+import { ConfigError, loadMasterCredential, parseDuration, parseListen, parseTrustProxy, parseUpstream } from '../config/config.js';
+import { GatewayMetrics } from '../metrics/metrics.js';
+import { Lockout } from '../net/lockout.js';
 import { RoleStore } from '../policy/load.js';
 import { createUpstreamClient } from '../proxy/client.js';
 import { awsUpstreams, type TrailerHandling } from '../proxy/forward.js';
@@ -76,6 +78,9 @@ export function registerServe(program: Command): void {
     .option('--max-form-body <bytes>', 'largest EC2 form body read', '1048576')
     .option('--s3-domain <domain>', 'serve virtual-hosted buckets: Host bucket.DOMAIN names the bucket')
     .addOption(new Option('--s3-upstream-trailers <mode>', 'aws-chunked uploads with trailers: forward them (AWS S3) or decode and check them (S3-compatible servers without trailer support)').choices(['forward', 'decode']).default('forward'))
+    .option('--lockout-threshold <n>', 'authentication failures from one address within the window that lock it out (0 disables)', '20')
+    .option('--lockout-window <duration>', 'window in which failures are counted', '60s')
+    .option('--lockout-duration <duration>', 'how long a locked-out address is refused (503 SlowDown / RequestLimitExceeded)', '5m')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; see keyfence certs init)')
     .option('--tls-key <file>', 'private key for --tls-cert (PEM, mode 0600)')
     .addOption(new Option('--log-level <level>', 'operational log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('info'))
@@ -111,9 +116,17 @@ export function registerServe(program: Command): void {
           throw new ConfigError(`--tls-cert/--tls-key: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
         }
       }
+      const threshold = Number(opts['lockoutThreshold']);
+      if (!Number.isInteger(threshold) || threshold < 0 || threshold > 1_000_000) throw new ConfigError('--lockout-threshold must be a whole number (0 disables lockout)');
+      const lockout = new Lockout({
+        threshold,
+        windowMs: parseDuration(opts['lockoutWindow'] as string, '--lockout-window'),
+        durationMs: parseDuration(opts['lockoutDuration'] as string, '--lockout-duration'),
+      });
+      const metrics = new GatewayMetrics();
       const client = createUpstreamClient();
       const app = buildGateway({
-        subkeys, roles, signer, audit, client, now: Date.now, upstream, trustProxy, accountId, maxFormBody,
+        subkeys, roles, signer, audit, client, now: Date.now, upstream, trustProxy, accountId, maxFormBody, lockout, metrics,
         ...(s3Domain ? { s3Domain } : {}),
         trailers: opts['s3UpstreamTrailers'] as TrailerHandling,
         ...(https ? { https } : {}),

@@ -154,6 +154,18 @@ export const CATALOGUE = {
     ec2: e('Unavailable', 503),
     message: 'keyfence has no master credential configured, so it cannot forward this call.',
   },
+  LockedOut: {
+    eventType: 'AuthFailure',
+    s3: e('SlowDown', 503),
+    ec2: e('RequestLimitExceeded', 503),
+    message: 'Too many failed authentications from your address; try again later.',
+  },
+  AuditUnavailable: {
+    eventType: 'AwsApiCall',
+    s3: e('ServiceUnavailable', 503),
+    ec2: e('Unavailable', 503),
+    message: 'keyfence cannot write its audit log, so it refuses calls until it can.',
+  },
   UpstreamUnavailable: {
     eventType: 'AwsApiCall',
     s3: e('ServiceUnavailable', 503),

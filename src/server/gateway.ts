@@ -15,6 +15,8 @@ import { CATALOGUE, type DenialReason, type Service } from '../errors/catalog.js
 import { Denial, isDenial } from '../errors/denial.js';
 import { renderError } from '../errors/render.js';
 import type { Cidr } from '../net/cidr.js';
+import type { Lockout } from '../net/lockout.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
 import { sourceAddress } from '../net/source-ip.js';
 import type { RoleRegistry } from '../policy/load.js';
 import { statementLabel, type Decision } from '../policy/types.js';
@@ -51,6 +53,11 @@ export interface GatewayDeps {
   readonly s3Domain?: string | undefined;
   /** Unsigned aws-chunked uploads with trailers: forward intact (AWS) or decode and check (S3-compatible servers). */
   readonly trailers?: TrailerHandling;
+  /** Repeated authentication failures from one address lock it out. */
+  readonly lockout?: Lockout;
+  readonly metrics?: GatewayMetrics;
+  /** Called after a successful authentication (last-used bookkeeping; must be cheap). */
+  readonly onAuthenticated?: (keyId: string, at: number, from: string) => void;
   readonly logger?: FastifyServerOptions['logger'];
   /** Serve HTTPS with this key and certificate. */
   readonly https?: Pick<HttpsOptions, 'key' | 'cert'>;
@@ -133,21 +140,68 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     };
   }
 
+  /** Write a record, or fail closed: a call that cannot be recorded is not made. */
+  function record(rec: AuditRecord, log: FastifyRequest['log']): void {
+    try {
+      deps.audit.write(rec);
+    } catch (err) {
+      deps.metrics?.auditFailure();
+      log.error({ err: { message: (err as Error).message } }, 'cannot write the audit log: refusing calls until it can be written');
+      throw new Denial('AuditUnavailable');
+    }
+  }
+
+  function lockoutFailure(f: Facts, log: FastifyRequest['log']): void {
+    if (!deps.lockout) return;
+    const now = deps.now();
+    const result = deps.lockout.fail(f.sourceIp, now);
+    if (!result.lockedNow || result.until === undefined) return;
+    deps.metrics?.lockout();
+    log.warn({ sourceIp: f.sourceIp, failures: result.failures }, 'source address locked out after repeated authentication failures');
+    try {
+      deps.audit.write(
+        auditRecord(f, {
+          eventType: 'Lockout',
+          eventName: 'LockoutStarted',
+          errorCode: 'LockedOut',
+          errorMessage: `${result.failures} failed authentications; locked until ${new Date(result.until).toISOString()}.`,
+          lockout: { failures: result.failures, until: new Date(result.until).toISOString(), durationMs: result.until - now },
+        }),
+      );
+    } catch {
+      deps.metrics?.auditFailure();
+    }
+  }
+
   function refuse(reply: FastifyReply, f: Facts, err: Denial): FastifyReply {
-    const rendered = renderError(err.reason, f.service, f.requestId, err.message);
     const entry = CATALOGUE[err.reason];
     const authenticated = f.principal !== undefined;
     const eventType = authenticated ? 'AwsApiCall' : entry.eventType === 'AwsApiCall' ? 'AwsApiCall' : 'AuthFailure';
-    const decision = err.facts['decision'] === 'Deny' ? { effect: 'Deny' as const, statement: err.facts['statement'] ?? 'implicit', reason: err.reason } : undefined;
-    deps.audit.write(
-      auditRecord(f, {
-        eventType,
-        errorCode: rendered.code,
-        errorMessage: rendered.message,
-        reason: err.reason,
-        ...(decision ? { decision } : authenticated ? { decision: { effect: 'Deny', reason: err.reason } } : {}),
-      }),
-    );
+    let rendered = renderError(err.reason, f.service, f.requestId, err.message);
+    if (err.reason !== 'AuditUnavailable') {
+      const decision = err.facts['decision'] === 'Deny' ? { effect: 'Deny' as const, statement: err.facts['statement'] ?? 'implicit', reason: err.reason } : undefined;
+      try {
+        record(
+          auditRecord(f, {
+            eventType,
+            errorCode: rendered.code,
+            errorMessage: rendered.message,
+            reason: err.reason,
+            ...(decision ? { decision } : authenticated ? { decision: { effect: 'Deny', reason: err.reason } } : {}),
+          }),
+          reply.log,
+        );
+      } catch (auditErr) {
+        if (!isDenial(auditErr)) throw auditErr;
+        rendered = renderError('AuditUnavailable', f.service, f.requestId);
+      }
+    }
+    if (eventType === 'AuthFailure') {
+      deps.metrics?.authFailure(err.reason);
+      lockoutFailure(f, reply.log);
+    } else if (f.description) {
+      deps.metrics?.call(f.service, f.description.apiAction, 'Deny');
+    }
     void reply.code(rendered.status).headers(rendered.headers);
     // A refused request whose body was not read: the connection cannot carry another request.
     if (!reply.request.raw.complete) void reply.header('connection', 'close');
@@ -192,6 +246,15 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       }
     };
     const body = request.body as Readable | undefined;
+    const lock = deps.lockout?.check(facts.sourceIp, deps.now());
+    if (lock?.locked) {
+      // Refused cheaply: no key lookup, no signature work, no audit line per request (the lock itself is audited).
+      deps.metrics?.lockedRefusal();
+      const rendered = renderError('LockedOut', facts.service, facts.requestId);
+      void reply.code(rendered.status).headers({ ...rendered.headers, 'retry-after': String(Math.max(1, Math.ceil(((lock.until ?? 0) - deps.now()) / 1000))) });
+      if (!request.raw.complete) void reply.header('connection', 'close');
+      return wire.method === 'HEAD' ? reply.send() : reply.type(rendered.contentType).send(rendered.body);
+    }
     try {
       // 1. verify
       const authn = await authenticate(wire, body, deps, {
@@ -202,6 +265,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         beforeBody: continueBody,
       });
       facts.principal = authn.principal;
+      deps.onAuthenticated?.(authn.principal.keyId, deps.now(), facts.sourceIp);
       // Parse once: everything after this reads the description only.
       const bucketFromHost = authn.service === 's3' ? hostBucket(wire, deps.s3Domain) : undefined;
       let op =
@@ -250,7 +314,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         upstream: deps.upstream,
         trailers: deps.trailers ?? 'forward',
       });
-      // 5. forward: only now may the client send its body.
+      // 5. forward, once the call is on record; only now may the client send its body.
+      record(auditRecord(facts, { eventType: 'AwsApiCallStarted' }), request.log);
       continueBody();
       const sentAt = deps.now();
       let res;
@@ -263,13 +328,22 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       }
       // 6. audit, then relay
       const upstreamId = headerString(res.headers['x-amz-request-id']) ?? headerString(res.headers['x-amzn-requestid']);
-      deps.audit.write(
-        auditRecord(facts, {
-          ...(upstreamId ? { requestID: upstreamId } : {}),
-          upstream: { status: res.statusCode, latencyMs: deps.now() - sentAt },
-          ...(res.statusCode >= 400 ? { errorCode: `Upstream${res.statusCode}`, errorMessage: `The upstream service answered HTTP ${res.statusCode}.` } : {}),
-        }),
-      );
+      const latencyMs = deps.now() - sentAt;
+      deps.metrics?.upstream(desc.service, res.statusCode, latencyMs / 1000);
+      deps.metrics?.call(desc.service, desc.apiAction, 'Allow');
+      try {
+        record(
+          auditRecord(facts, {
+            ...(upstreamId ? { requestID: upstreamId } : {}),
+            upstream: { status: res.statusCode, latencyMs },
+            ...(res.statusCode >= 400 ? { errorCode: `Upstream${res.statusCode}`, errorMessage: `The upstream service answered HTTP ${res.statusCode}.` } : {}),
+          }),
+          request.log,
+        );
+      } catch (err) {
+        res.body.destroy();
+        throw err;
+      }
       void reply.code(res.statusCode).headers(relayableResponseHeaders(res.headers));
       if (!request.raw.complete && body) {
         // The upstream answered before the client finished sending: this connection cannot be reused.

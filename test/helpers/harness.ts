@@ -13,6 +13,8 @@ import { parseCidrList } from '../../src/net/cidr.js';
 import { loadRoles } from '../../src/policy/load.js';
 import { createMasterSigner } from '../../src/proxy/master-signer.js';
 import { createUpstreamClient } from '../../src/proxy/client.js';
+import { Lockout, type LockoutOptions } from '../../src/net/lockout.js';
+import { GatewayMetrics } from '../../src/metrics/metrics.js';
 import type { TrailerHandling } from '../../src/proxy/forward.js';
 import { buildGateway } from '../../src/server/gateway.js';
 import { loadKeyMaterial } from '../../src/subkeys/material.js';
@@ -33,6 +35,9 @@ export interface Harness {
   audit(): AuditRecord[];
   /** Shift keyfence's clock (ms) relative to real time. */
   setClockOffset(ms: number): void;
+  /** Make every audit write throw (a full disk), or stop doing so. */
+  failAudit(failing: boolean): void;
+  metrics: GatewayMetrics;
   close(): Promise<void>;
 }
 
@@ -43,6 +48,9 @@ export interface HarnessOptions {
   trailers?: TrailerHandling;
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
+  lockout?: LockoutOptions;
+  /** Forward S3 to this upstream instead of the fake (e.g. radosgw). */
+  s3Upstream?: { url: string; accessKeyId: string; secretAccessKey: string };
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -54,8 +62,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const store = openSubkeyStore(dataDir);
   const subkeys = new SubkeyService({ store, material: loadKeyMaterial(dataDir), now, role: (r) => roles.get(r) });
   const auditPath = join(dataDir, 'audit.log');
-  const audit = openAuditSink(auditPath);
+  const fileSink = openAuditSink(auditPath);
+  let auditFailing = false;
+  const audit = {
+    write: (r: AuditRecord) => {
+      if (auditFailing) throw new Error('ENOSPC: no space left on device (simulated)');
+      fileSink.write(r);
+    },
+    close: () => fileSink.close(),
+  };
+  const metrics = new GatewayMetrics();
   const upstreamUrl = new URL(upstream.url);
+  const s3Url = opts.s3Upstream ? new URL(opts.s3Upstream.url) : upstreamUrl;
   const client = createUpstreamClient();
   const app = buildGateway({
     client,
@@ -64,10 +82,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(opts.tls ? { https: opts.tls } : {}),
     subkeys,
     roles,
-    signer: createMasterSigner({ ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) }),
+    signer: createMasterSigner(
+      opts.s3Upstream
+        ? { accessKeyId: opts.s3Upstream.accessKeyId, secretAccessKey: opts.s3Upstream.secretAccessKey }
+        : { ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) },
+    ),
+    metrics,
+    ...(opts.lockout ? { lockout: new Lockout(opts.lockout) } : {}),
     audit,
     now,
-    upstream: () => upstreamUrl,
+    upstream: (service) => (service === 's3' ? s3Url : upstreamUrl),
     trustProxy: opts.trustProxy ? parseCidrList(opts.trustProxy) : [],
     accountId: '123456789012',
     maxFormBody: 1024 * 1024,
@@ -95,6 +119,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     setClockOffset: (ms) => {
       offset = ms;
     },
+    failAudit: (failing) => {
+      auditFailing = failing;
+    },
+    metrics,
     close: async () => {
       await app.close();
       await client.close();
