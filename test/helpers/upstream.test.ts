@@ -5,7 +5,8 @@
 import t from 'tap';
 import http from 'node:http';
 import { execFile, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ import { EC2Client, DescribeInstancesCommand, DescribeRegionsCommand, TerminateI
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { startUpstream, type FakeUpstream, type ReceivedRequest } from './upstream.js';
+import { checksumBase64, encodeSigned, encodeUnsigned, signingContext, type ChunkSigningContext, type Trailers } from './aws-chunked.js';
 
 const MASTER = { accessKeyId: 'AKIAFAKEMASTER000001', secretAccessKey: 'master-secret-0123456789abcdefghijklmnop' };
 const BUCKET = 'test-bucket';
@@ -62,12 +64,18 @@ async function rawSigned(
     path: string;
     query?: Record<string, string>;
     headers?: Record<string, string>;
-    body?: string;
+    body?: string | Buffer;
+    /**
+     * Build the body from the chunk-signing context of the signed request (seed = its
+     * Authorization signature, key = `secret`): for aws-chunked uploads. Called once with
+     * a placeholder context for the Content-Length, so the length must not depend on it.
+     */
+    encode?: (ctx: ChunkSigningContext) => Buffer;
     service?: string;
     signingDate?: Date;
     secret?: string;
     /** mutate the signed request before sending (to tamper) */
-    tamper?: (h: Record<string, string>) => { path?: string; body?: string } | void;
+    tamper?: (h: Record<string, string>) => { path?: string; body?: string | Buffer } | void;
     /** send with Transfer-Encoding: chunked instead of Content-Length */
     chunked?: boolean;
     /** send body only after 100 Continue (for expect tests) */
@@ -75,7 +83,8 @@ async function rawSigned(
   },
 ): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   const port = Number(new URL(up.url).port);
-  const body = o.body ?? '';
+  const placeholder: ChunkSigningContext = { signingKey: Buffer.alloc(32), amzDate: '', scope: '', seedSignature: '0'.repeat(64) };
+  const body = o.encode ? o.encode(placeholder) : o.body ?? '';
   const signer = new SignatureV4({
     credentials: { accessKeyId: MASTER.accessKeyId, secretAccessKey: o.secret ?? MASTER.secretAccessKey },
     region: 'us-east-1',
@@ -105,6 +114,11 @@ async function rawSigned(
   const qs = new URLSearchParams(o.query ?? {}).toString().replace(/\+/g, '%20');
   let path = o.path + (qs ? `?${qs}` : '');
   let sendBody = body;
+  if (o.encode) {
+    const seed = /Signature=([0-9a-f]{64})/.exec(headers['authorization'] ?? '')?.[1] ?? '';
+    sendBody = o.encode(signingContext(o.secret ?? MASTER.secretAccessKey, headers['x-amz-date'] ?? '', 'us-east-1', seed, o.service ?? 's3'));
+    if (sendBody.length !== body.length) throw new Error('encode(): the body length depends on the signatures');
+  }
   const changed = o.tamper?.(headers);
   if (changed?.path !== undefined) path = changed.path;
   if (changed?.body !== undefined) sendBody = changed.body;
@@ -381,9 +395,9 @@ t.test('hand-crafted bad requests', async (t) => {
   t.equal(r.status, 411, 'PUT with chunked transfer-encoding (no Content-Length) is refused like S3 does');
   t.match(last(up), { verified: false, error: 'missing content-length' });
 
-  r = await rawSigned(up, { ...put, headers: { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'content-encoding': 'aws-chunked' } });
-  t.equal(r.status, 501);
-  t.match(last(up), { verified: true, error: 'streaming payload not implemented' });
+  r = await rawSigned(up, { ...put, headers: { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': '4' } });
+  t.equal(r.status, 400, 'a STREAMING- payload that is not aws-chunked framing');
+  t.match(last(up), { verified: false, error: /^malformed aws-chunked body: / });
 
   r = await rawSigned(up, { ...put, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-md5': createHash('md5').update('other').digest('base64') } });
   t.equal(r.status, 400);
@@ -418,6 +432,253 @@ t.test('hand-crafted bad requests', async (t) => {
   t.equal(r.status, 200);
   t.match(r.body, /<securityGroupInfo\/>/);
   t.match(last(up), { verified: true, service: 'ec2' });
+});
+
+// ---------------------------------------------------------------- aws-chunked uploads
+
+/** A Readable yielding `data` in pieces of `piece` bytes (the JS SDK frames one chunk per piece). */
+function pieces(data: Buffer, piece: number): Readable {
+  function* gen(): Generator<Buffer> {
+    for (let i = 0; i < data.length; i += piece) yield data.subarray(i, i + piece);
+  }
+  return Readable.from(gen());
+}
+
+t.test('aws-chunked: JS SDK PutObject/UploadPart with a stream body (default checksums) is decoded and verified', async (t) => {
+  const up = await startUpstream(MASTER);
+  t.teardown(() => up.close());
+  up.buckets.add(BUCKET);
+  // default checksum settings: no requestChecksumCalculation / responseChecksumValidation
+  const s3 = new S3Client({ endpoint: up.url, forcePathStyle: true, region: 'us-east-1', credentials: MASTER, maxAttempts: 1 });
+  t.teardown(() => s3.destroy());
+  const data = randomBytes(200_001);
+
+  for (const algorithm of [undefined, 'CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const) {
+    const label = algorithm ?? 'default';
+    const key = `stream/${label}.bin`;
+    const put = await s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: pieces(data, 16_384), ContentLength: data.length, ...(algorithm ? { ChecksumAlgorithm: algorithm } : {}) }),
+    );
+    t.equal(put.ETag, `"${createHash('md5').update(data).digest('hex')}"`, `${label}: ETag is the md5 of the decoded data`);
+    const r = last(up);
+    t.match(r, { verified: true, error: undefined, decodedLength: data.length }, `${label}: verified: ${r.error ?? ''}`);
+    t.ok(r.bodyLength > data.length, `${label}: the wire body is the aws-chunked encoding`);
+    t.match(
+      r.headers,
+      {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked',
+        'transfer-encoding': 'chunked',
+        'x-amz-decoded-content-length': String(data.length),
+        'x-amz-trailer': `x-amz-checksum-${(algorithm ?? 'CRC32').toLowerCase()}`,
+        'x-amz-sdk-checksum-algorithm': algorithm ?? 'CRC32',
+      },
+      `${label}: what the JS SDK sends for a stream`,
+    );
+    t.equal(r.headers['content-length'], undefined, `${label}: no Content-Length (Transfer-Encoding: chunked) and still accepted`);
+    t.ok(up.s3Objects.get(`${BUCKET}/${key}`)?.equals(data), `${label}: the decoded data is stored`);
+  }
+  const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'stream/default.bin' }));
+  t.ok(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(data), 'GetObject returns the decoded data');
+
+  // UploadPart streams the same way
+  const mpu = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'stream/mpu.bin' }));
+  const part = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'stream/mpu.bin', UploadId: mpu.UploadId, PartNumber: 1, Body: pieces(data, 65_536), ContentLength: data.length }));
+  t.match(last(up), { verified: true, headers: { 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' } });
+  await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'stream/mpu.bin', UploadId: mpu.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+  t.ok(up.s3Objects.get(`${BUCKET}/stream/mpu.bin`)?.equals(data), 'the decoded part is the object');
+  t.same(up.received.filter((x) => !x.verified), [], 'every request verified');
+
+  // S3: only the last chunk may be under 8 KiB; the SDK sends one chunk per stream piece
+  await t.rejects(
+    s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'stream/small.bin', Body: pieces(data, 1000), ContentLength: data.length })),
+    { name: 'InvalidChunkSizeError', $metadata: { httpStatusCode: 400 } },
+  );
+  t.match(last(up), { verified: false, error: /^chunk too small: / });
+  t.notOk(up.s3Objects.has(`${BUCKET}/stream/small.bin`), 'nothing stored');
+});
+
+t.test('aws-chunked: hand-encoded signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER])', async (t) => {
+  const up = await startUpstream(MASTER);
+  t.teardown(() => up.close());
+  up.buckets.add(BUCKET);
+  const data = randomBytes(150_000);
+  const signedPut = (key: string, o: { sizes?: number[]; trailers?: Trailers; mode?: string; headers?: Record<string, string>; mutate?: (b: Buffer) => Buffer; chunkSecret?: string; chunked?: boolean; payload?: Buffer } = {}) => {
+    const payload = o.payload ?? data;
+    return rawSigned(up, {
+      method: 'PUT',
+      path: `/${BUCKET}/${key}`,
+      headers: {
+        'x-amz-content-sha256': o.mode ?? (o.trailers ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' : 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'),
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(payload.length),
+        ...(o.trailers && o.trailers.length > 0 ? { 'x-amz-trailer': o.trailers.map(([n]) => n).join(',') } : {}),
+        ...o.headers,
+      },
+      encode: (ctx) => {
+        const c = o.chunkSecret ? signingContext(o.chunkSecret, ctx.amzDate || '20260101T000000Z', 'us-east-1', ctx.seedSignature) : ctx;
+        const body = encodeSigned(payload, c, o.sizes ?? [65_536], o.trailers);
+        return o.mutate ? o.mutate(body) : body;
+      },
+      ...(o.chunked ? { chunked: true } : {}),
+    });
+  };
+
+  let r = await signedPut('ok.bin');
+  t.equal(r.status, 200, r.body);
+  t.match(last(up), { verified: true, decodedLength: data.length, headers: { 'content-length': String(encodeSigned(data, signingContext('x', '20260101T000000Z', 'us-east-1', '0'.repeat(64)), [65_536]).length) } });
+  t.ok(up.s3Objects.get(`${BUCKET}/ok.bin`)?.equals(data), 'decoded data stored');
+
+  r = await signedPut('empty.bin', { payload: Buffer.alloc(0) });
+  t.equal(r.status, 200, 'an empty object: just the signed zero chunk');
+  t.equal(up.s3Objects.get(`${BUCKET}/empty.bin`)?.length, 0);
+
+  // a flipped byte inside chunk 2's data
+  r = await signedPut('tampered.bin', {
+    mutate: (b) => {
+      const bad = Buffer.from(b);
+      const at = b.indexOf('\r\n', b.indexOf('\r\n', b.indexOf('\r\n') + 2 + 65_536) + 2) + 2 + 100;
+      bad[at] = bad[at]! ^ 0x01;
+      return bad;
+    },
+  });
+  t.equal(r.status, 403);
+  t.match(r.body, /<Code>SignatureDoesNotMatch<\/Code>/);
+  t.match(last(up), { verified: false, error: /^chunk signature mismatch: chunk 1 / });
+  t.notOk(up.s3Objects.has(`${BUCKET}/tampered.bin`), 'nothing stored');
+
+  r = await signedPut('other-key.bin', { chunkSecret: 'not-the-master-secret' });
+  t.equal(r.status, 403, 'chunks signed with another key (valid Authorization)');
+  t.match(last(up), { verified: false, error: /^chunk signature mismatch: chunk 0 / });
+  t.notOk(up.s3Objects.has(`${BUCKET}/other-key.bin`));
+
+  r = await signedPut('small.bin', { sizes: [4096] });
+  t.equal(r.status, 400);
+  t.match(r.body, /InvalidChunkSizeError/);
+  t.match(last(up), { verified: false, error: /^chunk too small: / });
+
+  r = await signedPut('length.bin', { headers: { 'x-amz-decoded-content-length': String(data.length + 1) } });
+  t.equal(r.status, 400);
+  t.match(last(up), { verified: false, error: /^decoded content length mismatch: / });
+
+  r = await signedPut('extra.bin', { mutate: (b) => Buffer.concat([b, Buffer.from('x')]) });
+  t.equal(r.status, 400);
+  t.match(last(up), { verified: false, error: /^malformed aws-chunked body: 1 bytes after the end/ });
+
+  r = await signedPut('te.bin', { chunked: true });
+  t.equal(r.status, 411, 'signed chunks need a Content-Length');
+  t.match(last(up), { verified: false, error: 'missing content-length' });
+
+  r = await signedPut('no-decoded.bin', { headers: { 'x-amz-decoded-content-length': '' } });
+  t.equal(r.status, 400, 'an empty x-amz-decoded-content-length');
+  t.match(last(up), { verified: false, error: 'malformed x-amz-decoded-content-length' });
+
+  // signed trailers
+  const sha = checksumBase64('x-amz-checksum-sha256', data);
+  const trailers: Trailers = [['x-amz-checksum-sha256', sha]];
+  r = await signedPut('trailer.bin', { trailers, headers: { 'x-amz-sdk-checksum-algorithm': 'SHA256' } });
+  t.equal(r.status, 200, r.body);
+  t.match(last(up), { verified: true });
+  t.ok(up.s3Objects.get(`${BUCKET}/trailer.bin`)?.equals(data));
+
+  r = await signedPut('trailer-sig.bin', {
+    trailers,
+    mutate: (b) => Buffer.from(b.toString('latin1').replace(/x-amz-trailer-signature:([0-9a-f])/, (_m, c: string) => `x-amz-trailer-signature:${c === 'a' ? 'b' : 'a'}`), 'latin1'),
+  });
+  t.equal(r.status, 403);
+  t.match(last(up), { verified: false, error: /^trailer signature mismatch: / });
+  t.notOk(up.s3Objects.has(`${BUCKET}/trailer-sig.bin`));
+
+  const wrongSum: Trailers = [['x-amz-checksum-sha256', checksumBase64('x-amz-checksum-sha256', Buffer.from('other'))]];
+  r = await signedPut('trailer-sum.bin', { trailers: wrongSum });
+  t.equal(r.status, 400, 'a correctly signed but wrong checksum');
+  t.match(r.body, /<Code>BadDigest<\/Code>/);
+  t.match(last(up), { verified: false, error: /^trailer checksum mismatch: / });
+  t.notOk(up.s3Objects.has(`${BUCKET}/trailer-sum.bin`));
+
+  r = await signedPut('trailer-in-plain.bin', { mode: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', trailers });
+  t.equal(r.status, 400, 'x-amz-trailer with the non-trailer mode');
+  t.same(up.received.filter((x) => x.verified).map((x) => x.url), [`/${BUCKET}/ok.bin`, `/${BUCKET}/empty.bin`, `/${BUCKET}/trailer.bin`]);
+});
+
+t.test('aws-chunked: hand-encoded STREAMING-UNSIGNED-PAYLOAD-TRAILER', async (t) => {
+  const up = await startUpstream(MASTER);
+  t.teardown(() => up.close());
+  up.buckets.add(BUCKET);
+  const data = randomBytes(70_000);
+  const crc = checksumBase64('x-amz-checksum-crc32', data);
+  const unsignedPut = (key: string, body: Buffer, o: { headers?: Record<string, string>; chunked?: boolean; trailer?: string | null } = {}) =>
+    rawSigned(up, {
+      method: 'PUT',
+      path: `/${BUCKET}/${key}`,
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(data.length),
+        ...(o.trailer === null ? {} : { 'x-amz-trailer': o.trailer ?? 'x-amz-checksum-crc32' }),
+        ...o.headers,
+      },
+      body,
+      ...(o.chunked ? { chunked: true } : {}),
+    });
+
+  let r = await unsignedPut('cl.bin', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]));
+  t.equal(r.status, 200, `with Content-Length: ${r.body}`);
+  t.ok(up.s3Objects.get(`${BUCKET}/cl.bin`)?.equals(data));
+  r = await unsignedPut('te.bin', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]), { chunked: true });
+  t.equal(r.status, 200, 'with Transfer-Encoding: chunked');
+  t.match(last(up), { verified: true, decodedLength: data.length });
+  r = await unsignedPut('bare.bin', encodeUnsigned(data, [65_536], [], { bareEnd: true }), { trailer: null });
+  t.equal(r.status, 200, 'no trailer, ending at a bare "0\\r\\n" as the JS SDK does');
+  r = await unsignedPut('crlf.bin', encodeUnsigned(data, [65_536]), { trailer: null });
+  t.equal(r.status, 200, 'no trailer, "0\\r\\n\\r\\n"');
+  t.ok(up.s3Objects.get(`${BUCKET}/crlf.bin`)?.equals(data));
+
+  const wrong = checksumBase64('x-amz-checksum-crc32', Buffer.from('something else'));
+  r = await unsignedPut('wrong-sum.bin', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', wrong]]));
+  t.equal(r.status, 400, 'a wrong trailer checksum');
+  t.match(r.body, /<Code>BadDigest<\/Code>/);
+  t.match(last(up), { verified: false, error: /^trailer checksum mismatch: / });
+  t.notOk(up.s3Objects.has(`${BUCKET}/wrong-sum.bin`), 'nothing stored');
+
+  for (const name of ['x-amz-checksum-crc32c', 'x-amz-checksum-crc64nvme', 'x-amz-checksum-sha1', 'x-amz-checksum-sha256'] as const) {
+    r = await unsignedPut(`${name}.bin`, encodeUnsigned(data, [16_384], [[name, checksumBase64(name, data)]]), { trailer: name });
+    t.equal(r.status, 200, name);
+    r = await unsignedPut(`${name}-bad.bin`, encodeUnsigned(data, [16_384], [[name, checksumBase64(name, data.subarray(1))]]), { trailer: name });
+    t.equal(r.status, 400, `${name}: wrong value`);
+    t.notOk(up.s3Objects.has(`${BUCKET}/${name}-bad.bin`));
+  }
+
+  const cases: Array<[string, Buffer, Parameters<typeof unsignedPut>[2], number, RegExp]> = [
+    ['declared trailer missing', encodeUnsigned(data, [16_384]), {}, 400, /^bad trailer: declared trailer x-amz-checksum-crc32 is missing/],
+    ['undeclared trailer', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]), { trailer: null }, 400, /^bad trailer: trailer x-amz-checksum-crc32 was not declared/],
+    ['decoded length too small', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]), { headers: { 'x-amz-decoded-content-length': String(data.length - 1) } }, 400, /^decoded content length mismatch/],
+    ['chunk under 8 KiB', encodeUnsigned(data, [8191], [['x-amz-checksum-crc32', crc]]), {}, 400, /^chunk too small/],
+    ['truncated', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]).subarray(0, 30_000), {}, 400, /^malformed aws-chunked body/],
+    ['no x-amz-decoded-content-length', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]), { headers: { 'x-amz-decoded-content-length': 'x' } }, 400, /^malformed x-amz-decoded-content-length/],
+    ['signed framing', encodeSigned(data, signingContext('s', '20260101T000000Z', 'us-east-1', '0'.repeat(64)), [16_384]), { trailer: null }, 400, /^malformed aws-chunked body: chunk 0: chunk extensions in an unsigned body/],
+    ['SDK algorithm naming another checksum', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]), { headers: { 'x-amz-sdk-checksum-algorithm': 'CRC32C' } }, 400, /^checksum algorithm mismatch$/],
+    ['SDK algorithm without any checksum', encodeUnsigned(data, [16_384]), { trailer: null, headers: { 'x-amz-sdk-checksum-algorithm': 'CRC32' } }, 400, /^checksum algorithm without a checksum$/],
+    ['Content-Encoding without aws-chunked', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]), { headers: { 'content-encoding': 'gzip' } }, 400, /^streaming payload without aws-chunked content-encoding$/],
+    ['no Content-Encoding', encodeUnsigned(data, [16_384], [['x-amz-checksum-crc32', crc]]), { headers: { 'content-encoding': '' } }, 400, /^streaming payload without aws-chunked content-encoding$/],
+  ];
+  for (const [name, body, o, status, error] of cases) {
+    const key = `case-${name.replace(/[^a-zA-Z0-9]+/g, '-')}.bin`;
+    r = await unsignedPut(key, body, o);
+    t.equal(r.status, status, name);
+    t.match(last(up), { verified: false, error }, name);
+    t.notOk(up.s3Objects.has(`${BUCKET}/${key}`), `${name}: nothing stored`);
+  }
+
+  // aws-chunked is only for STREAMING-* payloads; a plain PUT still needs Content-Length
+  const hello = Buffer.from('hello');
+  r = await rawSigned(up, { method: 'PUT', path: `/${BUCKET}/plain.bin`, body: hello, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-encoding': 'aws-chunked' } });
+  t.equal(r.status, 400);
+  t.match(last(up), { verified: false, error: 'aws-chunked without a STREAMING- payload mode' });
+  r = await rawSigned(up, { method: 'PUT', path: `/${BUCKET}/plain.bin`, body: hello, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, chunked: true });
+  t.equal(r.status, 411);
+  t.match(last(up), { verified: false, error: 'missing content-length' });
+  t.notOk(up.s3Objects.has(`${BUCKET}/plain.bin`));
 });
 
 // The real aws CLI v1 (botocore) is the pickiest XML consumer we have; run it if installed.

@@ -12,18 +12,44 @@
  * or wrong session tokens, clock skew, payload hash / checksum mismatches,
  * unsigned x-amz-* headers (S3) and S3 PUTs without Content-Length.
  *
+ * aws-chunked uploads (x-amz-content-sha256: STREAMING-...) are decoded and
+ * verified whole before anything is stored, with the test-side codec in
+ * ./aws-chunked.ts (written from the S3 docs, not keyfence's src/sigv4/chunked.ts):
+ *  - STREAMING-UNSIGNED-PAYLOAD-TRAILER: the framing, the sum of the chunk sizes
+ *    against x-amz-decoded-content-length, and the declared (x-amz-trailer)
+ *    checksum trailer against the decoded data. Content-Length or
+ *    Transfer-Encoding: chunked (what the JS SDK sends).
+ *  - STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]: additionally every chunk
+ *    signature, chained from the Authorization signature under the master key,
+ *    and the trailer signature; Content-Length is required.
+ *  For all of them: Content-Encoding must include aws-chunked; every
+ *  chunk but the last data chunk must be at least 8 KiB (S3's
+ *  InvalidChunkSizeError); the object stored is the decoded data. Any failure
+ *  stores nothing, as S3 stores nothing partial.
+ *
  * Every request is recorded in `received`, verified or not. `verified` means
  * the request passed all of the above; `error` names the first reason it did
- * not (or, with `verified: true`, a feature this double does not implement,
- * e.g. aws-chunked streaming uploads). Ordinary API errors (NoSuchKey...) are
- * not recorded as errors.
+ * not. Ordinary API errors (NoSuchKey...) are not recorded as errors.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import zlib from 'node:zlib';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import {
+  AwsChunkedError,
+  CHECKSUMS,
+  S3_MIN_CHUNK_SIZE,
+  checkDecoded,
+  checksumBase64,
+  isChecksumName,
+  parseSigned,
+  parseUnsigned,
+  signingContext,
+  type AwsChunkedErrorKind,
+  type ChecksumName,
+  type ParsedChunked,
+} from './aws-chunked.js';
 
 export interface UpstreamOptions {
   /** The master key id this upstream accepts. */
@@ -44,7 +70,10 @@ export interface ReceivedRequest {
   region: string;
   verified: boolean;
   error?: string;
+  /** Bytes on the wire (for aws-chunked: the encoded body). */
   bodyLength: number;
+  /** aws-chunked uploads that decoded: the length of the decoded data. */
+  decodedLength?: number;
 }
 
 export interface FakeUpstream {
@@ -82,6 +111,17 @@ class AwsError extends Error {
     super(message);
   }
 }
+
+/** How S3 answers each kind of aws-chunked failure: status, code, and the stable start of the recorded reason. */
+const CHUNK_ERRORS: Record<AwsChunkedErrorKind, [number, string, string]> = {
+  malformed: [400, 'IncompleteBody', 'malformed aws-chunked body'],
+  'chunk-signature': [403, 'SignatureDoesNotMatch', 'chunk signature mismatch'],
+  'trailer-signature': [403, 'SignatureDoesNotMatch', 'trailer signature mismatch'],
+  'chunk-size': [400, 'InvalidChunkSizeError', 'chunk too small'],
+  'decoded-length': [400, 'IncompleteBody', 'decoded content length mismatch'],
+  trailer: [400, 'MalformedTrailerError', 'bad trailer'],
+  checksum: [400, 'BadDigest', 'trailer checksum mismatch'],
+};
 
 interface ObjectMeta {
   body: Buffer; // the Buffer this metadata belongs to (tests may replace s3Objects entries)
@@ -338,18 +378,18 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
     try {
       verify({ rawQuery, headers, header, auth, service });
       await verifySignature({ method, rawPath, query, headers, auth: auth!, service, body });
-      verifyBodyIntegrity(service, header, body);
-      if (service === 's3' && method === 'PUT' && header('content-length') === undefined) {
+      // aws-chunked: decoded and verified whole; `payload` is what S3 would store
+      const streamed = service === 's3' ? decodeStreaming(header, auth!, body) : undefined;
+      const payload = streamed?.data ?? body;
+      if (streamed) record.decodedLength = payload.length;
+      verifyBodyIntegrity(service, header, payload, streamed?.trailers ?? []);
+      if (service === 's3' && method === 'PUT' && header('content-length') === undefined && !streamed) {
         throw new AwsError(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.', 'missing content-length');
       }
       record.verified = true;
 
       if (service === 's3') {
-        const sha = header('x-amz-content-sha256') ?? '';
-        if (sha.startsWith('STREAMING-') || /(^|,)\s*aws-chunked\s*(,|$)/i.test(header('content-encoding') ?? '')) {
-          throw new AwsError(501, 'NotImplemented', 'aws-chunked / STREAMING- payloads are not implemented by the fake upstream', 'streaming payload not implemented');
-        }
-        handleS3({ method, rawPath, query, header, body, send, sendXml, region: auth!.region, headerNames: [...headers.keys()] });
+        handleS3({ method, rawPath, query, header, body: payload, send, sendXml, region: auth!.region, headerNames: [...headers.keys()] });
       } else {
         handleEc2({ query, body, sendXml, requestId, region: auth!.region });
       }
@@ -533,36 +573,111 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
     }
   }
 
-  /** x-amz-content-sha256 vs the body, plus Content-MD5 / x-amz-checksum-* (S3). */
-  function verifyBodyIntegrity(service: Service, header: (n: string) => string | undefined, body: Buffer): void {
+  /**
+   * x-amz-content-sha256 vs the body, plus Content-MD5 / x-amz-checksum-* /
+   * x-amz-sdk-checksum-algorithm (S3). For aws-chunked uploads `body` is the decoded
+   * data (whose trailer checksums decodeStreaming already checked) and `trailers`
+   * the trailer lines it carried.
+   */
+  function verifyBodyIntegrity(service: Service, header: (n: string) => string | undefined, body: Buffer, trailers: ReadonlyArray<readonly [string, string]>): void {
     const sha = header('x-amz-content-sha256');
     if (sha !== undefined && (/^[0-9a-f]{64}$/.test(sha) || service === 'ec2')) {
       if (sha !== sha256Hex(body)) {
         throw new AwsError(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", 'payload hash mismatch');
       }
     }
-    if (service !== 's3' || sha?.startsWith('STREAMING-')) return;
+    if (service !== 's3') return;
     const contentMd5 = header('content-md5');
     if (contentMd5 !== undefined && contentMd5 !== md5(body).toString('base64')) {
       throw new AwsError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', 'content-md5 mismatch');
     }
-    const checks: Array<[string, () => string]> = [
-      ['x-amz-checksum-sha256', () => createHash('sha256').update(body).digest('base64')],
-      ['x-amz-checksum-sha1', () => createHash('sha1').update(body).digest('base64')],
-      [
-        'x-amz-checksum-crc32',
-        () => {
-          const b = Buffer.alloc(4);
-          b.writeUInt32BE(zlib.crc32(body) >>> 0);
-          return b.toString('base64');
-        },
-      ],
-    ];
-    for (const [name, compute] of checks) {
+    for (const name of Object.keys(CHECKSUMS) as ChecksumName[]) {
       const given = header(name);
-      if (given !== undefined && given !== compute()) {
+      if (given !== undefined && given !== checksumBase64(name, body)) {
         throw new AwsError(400, 'BadDigest', `The ${name.slice('x-amz-checksum-'.length).toUpperCase()} you specified did not match the calculated checksum.`, 'checksum mismatch');
       }
+    }
+    // S3 refuses an SDK checksum algorithm that names no (or another) checksum the request carries
+    const algorithm = header('x-amz-sdk-checksum-algorithm');
+    if (algorithm !== undefined) {
+      const carried = new Set<string>(trailers.map(([n]) => n.toLowerCase()));
+      for (const name of Object.keys(CHECKSUMS)) if (header(name) !== undefined) carried.add(name);
+      for (const name of (header('x-amz-trailer') ?? '').split(',')) if (name.trim() !== '') carried.add(name.trim().toLowerCase());
+      const wanted = `x-amz-checksum-${algorithm.trim().toLowerCase()}`;
+      if (carried.size === 0) {
+        throw new AwsError(
+          400,
+          'InvalidRequest',
+          'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.',
+          'checksum algorithm without a checksum',
+        );
+      }
+      if (!isChecksumName(wanted) || !carried.has(wanted)) {
+        throw new AwsError(400, 'InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.', 'checksum algorithm mismatch');
+      }
+    }
+  }
+
+  /**
+   * aws-chunked (x-amz-content-sha256: STREAMING-...): undefined for other payloads,
+   * otherwise the decoded, fully verified body; throws (an AwsError) on any problem.
+   * The Authorization (seed) signature was verified before this.
+   */
+  function decodeStreaming(header: (n: string) => string | undefined, auth: ParsedAuth, body: Buffer): ParsedChunked | undefined {
+    const mode = header('x-amz-content-sha256') ?? '';
+    const contentEncoding = header('content-encoding') ?? '';
+    const awsChunked = contentEncoding.split(',').some((c) => c.trim().toLowerCase() === 'aws-chunked');
+    if (!mode.startsWith('STREAMING-')) {
+      if (awsChunked) {
+        throw new AwsError(400, 'InvalidArgument', 'Content-Encoding aws-chunked needs a STREAMING-* x-amz-content-sha256.', 'aws-chunked without a STREAMING- payload mode');
+      }
+      return undefined;
+    }
+    const signed = mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
+    if (!signed && mode !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') {
+      throw new AwsError(400, 'InvalidArgument', `Unsupported x-amz-content-sha256 value ${mode}.`, 'unsupported streaming payload mode');
+    }
+    const withTrailer = mode.endsWith('-TRAILER');
+    // documented as required (sigv4-streaming.html); every SDK sends it, possibly next to another coding
+    if (!awsChunked) {
+      throw new AwsError(400, 'InvalidArgument', 'A STREAMING-* payload needs Content-Encoding: aws-chunked.', 'streaming payload without aws-chunked content-encoding');
+    }
+
+    const contentLength = header('content-length');
+    if (contentLength === undefined) {
+      // The JS SDK streams STREAMING-UNSIGNED-PAYLOAD-TRAILER with Transfer-Encoding: chunked, and S3 takes it.
+      if (signed || !/(^|,)\s*chunked\s*$/i.test(header('transfer-encoding') ?? '')) {
+        throw new AwsError(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.', 'missing content-length');
+      }
+    } else if (!/^\d+$/.test(contentLength) || Number(contentLength) !== body.length) {
+      throw new AwsError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 'content-length does not match the body');
+    }
+
+    const decodedRaw = header('x-amz-decoded-content-length');
+    if (decodedRaw === undefined) {
+      throw new AwsError(411, 'MissingContentLength', 'You must provide the x-amz-decoded-content-length HTTP header.', 'missing x-amz-decoded-content-length');
+    }
+    if (!/^\d{1,15}$/.test(decodedRaw)) {
+      throw new AwsError(400, 'InvalidArgument', 'x-amz-decoded-content-length is not a number.', 'malformed x-amz-decoded-content-length');
+    }
+    const declaredTrailers = (header('x-amz-trailer') ?? '')
+      .split(',')
+      .map((n) => n.trim().toLowerCase())
+      .filter((n) => n !== '');
+    if (!withTrailer && declaredTrailers.length > 0) {
+      throw new AwsError(400, 'InvalidArgument', `x-amz-trailer is not allowed with ${mode}.`, 'x-amz-trailer without a trailer payload mode');
+    }
+
+    try {
+      const parsed = signed
+        ? parseSigned(body, signingContext(opts.secretAccessKey, header('x-amz-date')!, auth.region, auth.signature, auth.service), withTrailer)
+        : parseUnsigned(body);
+      checkDecoded(parsed, { decodedLength: Number(decodedRaw), declaredTrailers, minChunkSize: S3_MIN_CHUNK_SIZE });
+      return parsed;
+    } catch (e) {
+      if (!(e instanceof AwsChunkedError)) throw e;
+      const [status, code, label] = CHUNK_ERRORS[e.kind];
+      throw new AwsError(status, code, e.message, `${label}: ${e.message}`);
     }
   }
 

@@ -1,10 +1,10 @@
 // aws-chunked streaming bodies: AWS's published chunk and trailer signature
 // examples, re-signing round trips fed in awkward piece sizes, tampering,
 // signed trailers, and decoding what the real JS SDK (and botocore) send.
-// The encoder and parser below are the test's own, written from the S3 docs,
-// so a shared misreading of the framing cannot pass unnoticed.
+// The encoder and parser are the test's own (test/helpers/aws-chunked.ts),
+// written from the S3 docs, so a shared misreading of the framing cannot pass unnoticed.
 import t from 'tap';
-import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +14,6 @@ import zlib from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isDenial } from '../../src/errors/denial.js';
 import { denial } from '../helpers/match.js';
-import { signingKey } from '../../src/sigv4/canonical.js';
 import {
   chunkSignature,
   chunkStringToSign,
@@ -29,106 +28,28 @@ import {
   trailerSignature,
   type ChunkSigningContext,
 } from '../../src/sigv4/chunked.js';
+// The test's own encoder and parser, written from the S3 docs (not from src/), so a
+// shared misreading of the framing cannot pass unnoticed.
+import {
+  EMPTY_SHA256,
+  checksumBase64,
+  chunkSignature as oracleChunkSignature,
+  crc32 as oracleCrc32,
+  crc32c as oracleCrc32c,
+  crc64nvme as oracleCrc64nvme,
+  encodeSigned,
+  frameSizes,
+  parseSigned,
+  signingContext,
+  trailerSignature as oracleTrailerSignature,
+} from '../helpers/aws-chunked.js';
 
-const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const EMPTY = EMPTY_SHA256;
 const sha = (d: string | Uint8Array): string => createHash('sha256').update(d).digest('hex');
-const hmac = (key: Buffer, s: string): string => createHmac('sha256', key).update(s).digest('hex');
 
+/** Contexts for src's codec, built with the test helper's own key derivation (node:crypto, not src). */
 function context(secret: string, amzDate: string, region: string, seedSignature: string): ChunkSigningContext {
-  const date = amzDate.slice(0, 8);
-  return { signingKey: signingKey(secret, { date, region, service: 's3' }), amzDate, scope: `${date}/${region}/s3/aws4_request`, seedSignature };
-}
-
-// --- The test's own encoder and parser -------------------------------------
-
-/** A signed aws-chunked body; `sizes` are the client's chunk sizes (cycled, last one cut to fit). */
-function encodeSigned(data: Buffer, ctx: ChunkSigningContext, sizes: readonly number[], trailers?: Array<[string, string]>): Buffer {
-  const parts: Buffer[] = [];
-  let prev = ctx.seedSignature;
-  const sign = (chunk: Buffer): string => {
-    prev = hmac(ctx.signingKey, ['AWS4-HMAC-SHA256-PAYLOAD', ctx.amzDate, ctx.scope, prev, EMPTY, sha(chunk)].join('\n'));
-    return prev;
-  };
-  let off = 0;
-  for (let i = 0; off < data.length; i++) {
-    const chunk = data.subarray(off, off + (sizes[i % sizes.length] as number));
-    off += chunk.length;
-    parts.push(Buffer.from(`${chunk.length.toString(16)};chunk-signature=${sign(chunk)}\r\n`), chunk, Buffer.from('\r\n'));
-  }
-  let tail = `0;chunk-signature=${sign(Buffer.alloc(0))}\r\n`;
-  if (trailers) {
-    const canonical = trailers.map(([n, v]) => `${n}:${v}\n`).join('');
-    for (const [n, v] of trailers) tail += `${n}:${v}\r\n`;
-    tail += `x-amz-trailer-signature:${hmac(ctx.signingKey, ['AWS4-HMAC-SHA256-TRAILER', ctx.amzDate, ctx.scope, prev, sha(canonical)].join('\n'))}\r\n`;
-  }
-  parts.push(Buffer.from(tail + '\r\n'));
-  return Buffer.concat(parts);
-}
-
-interface Parsed {
-  data: Buffer;
-  sizes: number[];
-  trailers: Array<[string, string]>;
-}
-
-/** Parses and verifies a whole signed aws-chunked body; throws on anything wrong. */
-function parseSigned(body: Buffer, ctx: ChunkSigningContext, withTrailer: boolean): Parsed {
-  let pos = 0;
-  let prev = ctx.seedSignature;
-  const data: Buffer[] = [];
-  const sizes: number[] = [];
-  const line = (): string => {
-    const end = body.indexOf('\r\n', pos);
-    if (end < 0) throw new Error(`no CRLF after offset ${pos}`);
-    const s = body.subarray(pos, end).toString('latin1');
-    pos = end + 2;
-    return s;
-  };
-  for (;;) {
-    const m = /^([0-9a-f]+);chunk-signature=([0-9a-f]{64})$/.exec(line());
-    if (!m) throw new Error('bad chunk line');
-    const size = parseInt(m[1] as string, 16);
-    const chunk = body.subarray(pos, pos + size);
-    pos += size;
-    const want = hmac(ctx.signingKey, ['AWS4-HMAC-SHA256-PAYLOAD', ctx.amzDate, ctx.scope, prev, EMPTY, sha(chunk)].join('\n'));
-    if (want !== m[2]) throw new Error(`bad signature on chunk ${sizes.length}`);
-    prev = want;
-    sizes.push(size);
-    if (size === 0) break;
-    data.push(chunk);
-    if (line() !== '') throw new Error('chunk data not followed by CRLF');
-  }
-  const trailers: Array<[string, string]> = [];
-  let trailerSig: string | undefined;
-  for (let l = line(); l !== ''; l = line()) {
-    const c = l.indexOf(':');
-    if (l.slice(0, c) === 'x-amz-trailer-signature') trailerSig = l.slice(c + 1);
-    else trailers.push([l.slice(0, c), l.slice(c + 1)]);
-  }
-  if (withTrailer) {
-    const canonical = [...trailers].sort().map(([n, v]) => `${n}:${v}\n`).join('');
-    if (trailerSig !== hmac(ctx.signingKey, ['AWS4-HMAC-SHA256-TRAILER', ctx.amzDate, ctx.scope, prev, sha(canonical)].join('\n'))) {
-      throw new Error('bad trailer signature');
-    }
-  } else if (trailers.length > 0 || trailerSig !== undefined) throw new Error('unexpected trailer');
-  if (pos !== body.length) throw new Error(`${body.length - pos} bytes after the end`);
-  return { data: Buffer.concat(data), sizes, trailers };
-}
-
-/** Sizes of the complete frames at the start of a (possibly cut-off) signed body. */
-function frameSizes(body: Buffer): number[] {
-  const sizes: number[] = [];
-  let pos = 0;
-  for (;;) {
-    const end = body.indexOf('\r\n', pos);
-    if (end < 0) return sizes;
-    const m = /^([0-9a-f]+);chunk-signature=[0-9a-f]{64}$/.exec(body.subarray(pos, end).toString('latin1'));
-    if (!m) throw new Error('output is not aws-chunked framing');
-    const size = parseInt(m[1] as string, 16);
-    if (end + 2 + size + 2 > body.length) return sizes;
-    sizes.push(size);
-    pos = end + 2 + size + 2;
-  }
+  return signingContext(secret, amzDate, region, seedSignature);
 }
 
 interface RunResult {
@@ -201,6 +122,9 @@ t.test('AWS example: chunk signatures (sigv4-streaming.html, Example: PUT Object
   t.equal(s2, '0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497');
   const s3 = chunkSignature(ctx, s2, EMPTY);
   t.equal(s3, 'b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9');
+  // the test helper (the upstream's oracle) agrees with the docs on its own
+  const o1 = oracleChunkSignature(ctx, ctx.seedSignature, chunk1);
+  t.same([o1, oracleChunkSignature(ctx, o1, chunk2)], [s1, s2], 'test helper chunk signatures match the docs');
 
   // The body exactly as the docs frame it; its length is the example's Content-Length.
   const body = Buffer.concat([
@@ -234,6 +158,9 @@ t.test('AWS example: signed trailer (sigv4-streaming-trailers.html, CRC32C)', as
   t.equal(sha('x-amz-checksum-crc32c:sOO8/Q==\n'), '1e376db7e1a34a8ef1c4bcee131a2d60a1cb62503747488624e10995f448d774', 'trailer hash line in the docs');
   const ts = trailerSignature(ctx, s3, [['x-amz-checksum-crc32c', 'sOO8/Q==']]);
   t.equal(ts, 'd81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435');
+  t.equal(checksumBase64('x-amz-checksum-crc32c', DOC_DATA), 'sOO8/Q==', "test helper CRC32C matches the docs");
+  t.equal(oracleTrailerSignature(ctx, s3, [['x-amz-checksum-crc32c', 'sOO8/Q==']]), ts, 'test helper trailer signature matches the docs');
+  t.same(parseSigned(encodeSigned(DOC_DATA, ctx, [65536], [['x-amz-checksum-crc32c', 'sOO8/Q==']]), ctx, true).sizes, [65536, 1024, 0]);
 
   const body = encodeSigned(DOC_DATA, ctx, [65536], [['x-amz-checksum-crc32c', 'sOO8/Q==']]);
   t.ok(body.toString('latin1').endsWith(`\r\n0;chunk-signature=${s3}\r\nx-amz-checksum-crc32c:sOO8/Q==\r\nx-amz-trailer-signature:${ts}\r\n\r\n`));
@@ -385,11 +312,7 @@ t.test('a chunk over 16 MiB is refused from its size line alone', async (t) => {
 
 // --- 4. Signed trailers ----------------------------------------------------------
 
-function crc32Base64(data: Buffer): string {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(zlib.crc32(data) >>> 0);
-  return b.toString('base64');
-}
+const crc32Base64 = (data: Buffer): string => checksumBase64('x-amz-checksum-crc32', data);
 
 t.test('signed trailer with x-amz-checksum-crc32', async (t) => {
   const data = randomBytes(180_000);
@@ -596,4 +519,15 @@ t.test('checksums: standard check values', async (t) => {
   const s1 = createChecksum('x-amz-checksum-sha1');
   s1.update(check);
   t.equal(s1.digest().toString('hex'), createHash('sha1').update(check).digest('hex'));
+
+  // the test helper's own implementations (the upstream's oracle)
+  t.equal(oracleCrc32(check), 0xcbf43926, 'helper CRC-32 check value');
+  t.equal(oracleCrc32(big), zlib.crc32(big) >>> 0, 'helper CRC-32 equals zlib');
+  t.equal(oracleCrc32c(check), 0xe3069283, 'helper CRC-32C check value');
+  t.equal(oracleCrc64nvme(check).toString('hex'), 'ae8b14860a799888', 'helper CRC-64/NVME check value');
+  for (const name of ['x-amz-checksum-crc32', 'x-amz-checksum-crc32c', 'x-amz-checksum-crc64nvme', 'x-amz-checksum-sha1', 'x-amz-checksum-sha256'] as const) {
+    const c = createChecksum(name);
+    c.update(big);
+    t.equal(checksumBase64(name, big), c.digest().toString('base64'), `helper and src agree on ${name}`);
+  }
 });
