@@ -1,9 +1,24 @@
-// AdminAction records: key issue and revoke, policy changes. Pure builder.
+// AdminAction records: key lifecycle (issue, show, list, rotate, expire,
+// revoke), admin tokens, policy changes. Pure builder.
 
 import { EVENT_VERSION, newEventId, type AuditRecord } from './record.js';
 
+export type AdminEventName =
+  | 'IssueSubkey'
+  | 'RevokeSubkey'
+  | 'ListSubkeys'
+  | 'GetSubkey'
+  | 'RotateSubkey'
+  | 'ExpireSubkey'
+  | 'CreateAdminToken'
+  | 'RevokeAdminToken'
+  | 'PolicyReloaded'
+  | 'PolicyReloadFailed';
+
+const READ_ONLY: ReadonlySet<AdminEventName> = new Set(['ListSubkeys', 'GetSubkey']);
+
 export interface AdminFacts {
-  readonly eventName: 'IssueSubkey' | 'RevokeSubkey' | 'ListSubkeys' | 'PolicyReloaded' | 'PolicyReloadFailed';
+  readonly eventName: AdminEventName;
   readonly actor: string;
   readonly sourceIPAddress: string;
   readonly nowMs: number;
@@ -11,6 +26,8 @@ export interface AdminFacts {
   readonly responseElements?: Readonly<Record<string, unknown>>;
   readonly errorCode?: string;
   readonly errorMessage?: string;
+  /** Where the action came from: the local CLI (default) or the admin API ("keyfence.admin"). */
+  readonly eventSource?: 'keyfence.local' | 'keyfence.admin';
 }
 
 export function adminRecord(f: AdminFacts): AuditRecord {
@@ -19,13 +36,13 @@ export function adminRecord(f: AdminFacts): AuditRecord {
     eventTime: new Date(f.nowMs).toISOString(),
     eventID: newEventId(),
     eventType: 'AdminAction',
-    eventSource: 'keyfence.local',
+    eventSource: f.eventSource ?? 'keyfence.local',
     eventName: f.eventName,
     sourceIPAddress: f.sourceIPAddress,
     userIdentity: { type: 'KeyfenceAdmin', principalName: f.actor },
     requestParameters: f.requestParameters,
     responseElements: f.responseElements ?? null,
-    readOnly: f.eventName === 'ListSubkeys',
+    readOnly: READ_ONLY.has(f.eventName),
     ...(f.errorCode ? { errorCode: f.errorCode, errorMessage: f.errorMessage ?? f.errorCode } : {}),
   };
 }
