@@ -50,12 +50,12 @@ export function awsCli(bin: string, endpoint: string, creds: Pick<IssuedCredenti
 }
 
 /** Run a boto3 snippet; `client(service)` is predefined, pointed at keyfence. Prints JSON to stdout. */
-export function boto3(endpoint: string, creds: Pick<IssuedCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>, body: string): Promise<RunResult> {
+export function boto3(endpoint: string, creds: Pick<IssuedCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>, body: string, caBundle?: string): Promise<RunResult> {
   const script = [
     'import json, sys, boto3, botocore',
     'from botocore.config import Config',
     'from botocore.exceptions import ClientError',
-    `def client(service, **kw): return boto3.client(service, endpoint_url=${JSON.stringify(endpoint)}, region_name="us-east-1", config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **kw))`,
+    `def client(service, **kw): return boto3.client(service, endpoint_url=${JSON.stringify(endpoint)}, region_name="us-east-1", verify=${caBundle ? JSON.stringify(caBundle) : 'None'}, config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **kw))`,
     'def error_code(fn):',
     '    try:',
     '        fn()',
