@@ -9,6 +9,8 @@ import { adminRecord } from '../audit/admin.js';
 import { openAuditSink, type AuditSink } from '../audit/sink.js';
 import { ConfigError, loadMasterCredential, parseDuration, parseListen, parseTrustProxy, parseUpstream } from '../config/config.js';
 import { GatewayMetrics } from '../metrics/metrics.js';
+import { buildAdminApi } from '../admin/api.js';
+import { AdminTokenStore } from '../admin/tokens.js';
 import { Lockout } from '../net/lockout.js';
 import { RoleStore } from '../policy/load.js';
 import { createUpstreamClient } from '../proxy/client.js';
@@ -81,6 +83,10 @@ export function registerServe(program: Command): void {
     .option('--lockout-threshold <n>', 'authentication failures from one address within the window that lock it out (0 disables)', '20')
     .option('--lockout-window <duration>', 'window in which failures are counted', '60s')
     .option('--lockout-duration <duration>', 'how long a locked-out address is refused (503 SlowDown / RequestLimitExceeded)', '5m')
+    .option('--admin-listen <host:port>', 'admin API listener (issue/list/rotate/revoke keys, /healthz, /readyz, /metrics); "off" disables it', '127.0.0.1:9090')
+    .option('--admin-tls-cert <file>', 'serve the admin API over HTTPS with this certificate (defaults to --tls-cert)')
+    .option('--admin-tls-key <file>', 'private key for --admin-tls-cert (defaults to --tls-key)')
+    .option('--admin-client-ca <file>', 'require admin clients to present a certificate signed by this CA (needs TLS)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; see keyfence certs init)')
     .option('--tls-key <file>', 'private key for --tls-cert (PEM, mode 0600)')
     .addOption(new Option('--log-level <level>', 'operational log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('info'))
@@ -100,7 +106,11 @@ export function registerServe(program: Command): void {
       const roles = new RoleStore(policiesDir);
       const material = loadKeyMaterial(dataDir);
       const store = openSubkeyStore(dataDir);
-      const subkeys = new SubkeyService({ store, material, now: Date.now, role: (r) => roles.get(r) });
+      let logWarn: (obj: object, msg: string) => void = () => undefined;
+      const subkeys = new SubkeyService({
+        store, material, now: Date.now, role: (r) => roles.get(r),
+        lastUse: { onError: (err) => logWarn({ err: { message: (err as Error).message } }, 'could not record last use of keys') },
+      });
       const audit = openAuditSink(join(dataDir, AUDIT_FILE));
       const signer = master ? createMasterSigner(master) : undefined;
       const s3Domain = opts['s3Domain'];
@@ -125,7 +135,27 @@ export function registerServe(program: Command): void {
       });
       const metrics = new GatewayMetrics();
       const client = createUpstreamClient();
+      const readFile = (path: string, option: string) => {
+        try {
+          return readFileSync(path);
+        } catch (err) {
+          throw new ConfigError(`${option} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        }
+      };
+      const adminListen = opts['adminListen'] === 'off' ? undefined : parseListen(opts['adminListen'] as string, '--admin-listen');
+      const adminCert = opts['adminTlsCert'] ?? opts['tlsCert'];
+      const adminKey = opts['adminTlsKey'] ?? opts['tlsKey'];
+      if ((adminCert === undefined) !== (adminKey === undefined)) throw new ConfigError('--admin-tls-cert and --admin-tls-key go together');
+      if (opts['adminClientCa'] && !adminCert) throw new ConfigError('--admin-client-ca needs TLS on the admin listener (--admin-tls-cert/--admin-tls-key or --tls-cert/--tls-key)');
+      const adminHttps = adminCert && adminKey
+        ? {
+            cert: readFile(adminCert, '--admin-tls-cert'),
+            key: readFile(adminKey, '--admin-tls-key'),
+            ...(opts['adminClientCa'] ? { ca: readFile(opts['adminClientCa'], '--admin-client-ca'), requestCert: true, rejectUnauthorized: true } : {}),
+          }
+        : undefined;
       const app = buildGateway({
+        onAuthenticated: (keyId, at, from) => subkeys.noteUse(keyId, at, from),
         subkeys, roles, signer, audit, client, now: Date.now, upstream, trustProxy, accountId, maxFormBody, lockout, metrics,
         ...(s3Domain ? { s3Domain } : {}),
         trailers: opts['s3UpstreamTrailers'] as TrailerHandling,
@@ -133,6 +163,20 @@ export function registerServe(program: Command): void {
         logger: { ...LOGGER_OPTIONS, level: opts['logLevel'] as string },
       });
       const address = await app.listen({ host: listen.host, port: listen.port });
+      logWarn = (obj, msg) => app.log.warn(obj, msg);
+      let adminTokens: AdminTokenStore | undefined;
+      let admin: ReturnType<typeof buildAdminApi> | undefined;
+      if (adminListen) {
+        adminTokens = new AdminTokenStore(dataDir);
+        admin = buildAdminApi({
+          subkeys, adminTokens, audit, roles, now: Date.now, metrics: metrics.registry,
+          ready: () => app.server.listening,
+          logger: { ...LOGGER_OPTIONS, level: opts['logLevel'] as string },
+          ...(adminHttps ? { https: adminHttps } : {}),
+        });
+        const adminAddress = await admin.listen({ host: adminListen.host, port: adminListen.port });
+        app.log.info({ adminAddress, tls: adminHttps !== undefined, clientCertificates: adminHttps?.requestCert === true }, 'admin API is serving');
+      }
       app.log.info({ address, masterKey: signer?.keyIdHint ?? 'none', roles: roles.names(), dataDir }, 'keyfence is serving');
       for (const w of roles.warnings) app.log.warn({ warning: w }, 'policy warning');
       if (!signer) {
@@ -146,8 +190,11 @@ export function registerServe(program: Command): void {
         app.log.info('shutting down');
         stopWatching();
         void app.close().then(async () => {
+          await admin?.close();
           await client.close();
+          subkeys.flush();
           store.close();
+          adminTokens?.close();
           audit.close();
           process.exit(0);
         });

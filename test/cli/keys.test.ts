@@ -110,20 +110,24 @@ t.test('serve refuses a master credentials file readable by others', async (t) =
 t.test('serve starts, logs only the last four characters of the master key id, and stops on SIGTERM', async (t) => {
   const file = join(dir, 'master-credentials-ok');
   writeFileSync(file, '[prod]\naws_access_key_id = AKIAKEYFENCETESTMSTR\naws_secret_access_key = keyfence-test-master-secret-0123456789abcd\n', { mode: 0o600 });
-  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'd4'), '--policies', POLICIES, '--master-credentials', file, '--master-profile', 'prod'], { env: { PATH: process.env['PATH'] } });
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--data-dir', join(dir, 'd4'), '--policies', POLICIES, '--master-credentials', file, '--master-profile', 'prod'], { env: { PATH: process.env['PATH'] } });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
     child.stdout.on('data', () => {
-      if (out.includes('keyfence is serving')) {
+      if (out.includes('keyfence is serving') && out.includes('admin API is serving')) {
         clearTimeout(timer);
         resolve();
       }
     });
   });
   t.match(out, /"masterKey":"…MSTR"/);
+  const adminAddress = /"adminAddress":"(http:\/\/[^"]+)"/.exec(out)?.[1];
+  const health = await fetch(`${adminAddress}/healthz`);
+  t.equal(health.status, 200, 'the admin listener answers /healthz');
+  t.equal((await fetch(`${adminAddress}/metrics`)).status, 401, '/metrics needs an admin token');
   t.notMatch(out, /AKIAKEYFENCETESTMSTR|keyfence-test-master-secret/, 'neither the key id nor the secret is logged');
   child.kill('SIGTERM');
   const code = await new Promise((resolve) => child.on('exit', resolve));
