@@ -70,7 +70,7 @@ cpSync(join(root, 'test/fixtures/policies'), policies, { recursive: true });
 const kf = (...a) => execFileSync(process.execPath, [join(root, 'bin/keyfence.js'), ...a], { encoding: 'utf8' });
 const issued = JSON.parse(kf('keys', 'issue', '--name', 'bench', '--role', 'tester', '--cidr', '127.0.0.1/32', '--ttl', '1h', '--format', 'json', '--data-dir', join(data, 'd'), '--policies', policies));
 const creds = { accessKeyId: issued.AccessKeyId, secretAccessKey: issued.SecretAccessKey, sessionToken: issued.SessionToken };
-const child = spawn(process.execPath, [join(root, 'bin/keyfence.js'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(data, 'd'), '--policies', policies, '--upstream-s3', upstreamUrl, '--log-level', 'info'], {
+const child = spawn(process.execPath, [...(process.env.KF_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/kfprof'] : []), join(root, 'bin/keyfence.js'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(data, 'd'), '--policies', policies, '--upstream-s3', upstreamUrl, '--log-level', 'info'], {
   env: { PATH: process.env.PATH, KEYFENCE_MASTER_ACCESS_KEY_ID: MASTER.accessKeyId, KEYFENCE_MASTER_SECRET_ACCESS_KEY: MASTER.secretAccessKey },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
