@@ -221,36 +221,53 @@ export function registerKeys(program: Command): void {
     }),
   );
 
-  withTarget(
-    keys
-      .command('revoke')
-      .description('Revoke a subkey; the gateway refuses it (and any credentials still in a rotation grace period) from the next request on.')
-      .argument('<access-key-id>')
-      .option('--reason <text>', 'why (kept in the audit record)'),
-  ).action((id: string, opts: TargetOptions & { reason?: string }, cmd: Command) =>
-    runCommand(async () => {
-      const t = target(cmd);
-      let name: string;
-      let changed: boolean;
-      if (t.kind === 'api') {
-        const r = await t.client().revoke(id, opts.reason);
-        name = r.key.name;
-        changed = r.changed;
-      } else {
-        const local = openLocal(t.dataDir);
-        try {
-          const result = local.service.revoke(id);
-          if (!result) throw new UsageError(`no subkey ${JSON.stringify(id.slice(0, 40))} in ${t.dataDir}`);
-          local.audit('RevokeSubkey', { accessKeyId: id, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }, { alreadyRevoked: !result.changed, name: result.record.name });
-          name = result.record.name;
-          changed = result.changed;
-        } finally {
-          local.close();
+  // revoke and expire differ only in words and in which call ends the key.
+  const ending = [
+    {
+      command: 'revoke', eventName: 'RevokeSubkey', already: 'alreadyRevoked', done: 'revoked', wasDone: 'was already revoked',
+      description: 'Revoke a subkey; the gateway refuses it (and any credentials still in a rotation grace period) from the next request on.',
+      api: (c: ReturnType<Extract<ReturnType<typeof target>, { kind: 'api' }>['client']>, id: string, reason?: string) => c.revoke(id, reason),
+      local: (svc: ReturnType<typeof openLocal>['service'], id: string) => svc.revoke(id),
+    },
+    {
+      command: 'expire', eventName: 'ExpireSubkey', already: 'alreadyExpired', done: 'expired', wasDone: 'had already expired',
+      description: 'Expire a subkey now (state "expired"); like revoke, it is refused from the next request on.',
+      api: (c: ReturnType<Extract<ReturnType<typeof target>, { kind: 'api' }>['client']>, id: string, reason?: string) => c.expire(id, reason),
+      local: (svc: ReturnType<typeof openLocal>['service'], id: string) => svc.expire(id),
+    },
+  ] as const;
+  for (const e of ending) {
+    withTarget(
+      keys
+        .command(e.command)
+        .description(e.description)
+        .argument('<access-key-id>')
+        .option('--reason <text>', 'why (kept in the audit record)'),
+    ).action((id: string, opts: TargetOptions & { reason?: string }, cmd: Command) =>
+      runCommand(async () => {
+        const t = target(cmd);
+        let name: string;
+        let changed: boolean;
+        if (t.kind === 'api') {
+          const r = await e.api(t.client(), id, opts.reason);
+          name = r.key.name;
+          changed = r.changed;
+        } else {
+          const local = openLocal(t.dataDir);
+          try {
+            const result = e.local(local.service, id);
+            if (!result) throw new UsageError(`no subkey ${JSON.stringify(id.slice(0, 40))} in ${t.dataDir}`);
+            local.audit(e.eventName, { accessKeyId: id, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }, { [e.already]: !result.changed, name: result.record.name });
+            name = result.record.name;
+            changed = result.changed;
+          } finally {
+            local.close();
+          }
         }
-      }
-      write(changed ? `revoked ${id} (${name})\n` : `${id} was already revoked\n`);
-    }),
-  );
+        write(changed ? `${e.done} ${id} (${name})\n` : `${id} ${e.wasDone}\n`);
+      }),
+    );
+  }
 
   withTarget(
     keys
@@ -287,34 +304,4 @@ export function registerKeys(program: Command): void {
     }),
   );
 
-  withTarget(
-    keys
-      .command('expire')
-      .description('Expire a subkey now (state "expired"); like revoke, it is refused from the next request on.')
-      .argument('<access-key-id>')
-      .option('--reason <text>', 'why (kept in the audit record)'),
-  ).action((id: string, opts: TargetOptions & { reason?: string }, cmd: Command) =>
-    runCommand(async () => {
-      const t = target(cmd);
-      let name: string;
-      let changed: boolean;
-      if (t.kind === 'api') {
-        const r = await t.client().expire(id, opts.reason);
-        name = r.key.name;
-        changed = r.changed;
-      } else {
-        const local = openLocal(t.dataDir);
-        try {
-          const result = local.service.expire(id);
-          if (!result) throw new UsageError(`no subkey ${JSON.stringify(id.slice(0, 40))} in ${t.dataDir}`);
-          local.audit('ExpireSubkey', { accessKeyId: id, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }, { alreadyExpired: !result.changed, name: result.record.name });
-          name = result.record.name;
-          changed = result.changed;
-        } finally {
-          local.close();
-        }
-      }
-      write(changed ? `expired ${id} (${name})\n` : `${id} had already expired\n`);
-    }),
-  );
 }
