@@ -3,20 +3,18 @@
 // the token once, on stdout alone (TOKEN=$(keyfence admin token create …));
 // nothing else ever shows it. Each change is an AdminAction audit record.
 
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { adminRecord } from '../audit/admin.js';
-import { openAuditSink } from '../audit/sink.js';
 import { parseDuration } from '../config/config.js';
 import { ADMIN_SCOPES, adminTokenState, AdminTokenStore, type AdminScope } from '../admin/tokens.js';
-import { actor, AUDIT_FILE, UsageError } from './common.js';
+import { actor, openCliAudit, UsageError } from './common.js';
 import { runCommand } from './credentials.js';
 import { formatTable } from './format.js';
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
 
 function audit(dataDir: string, eventName: 'CreateAdminToken' | 'RevokeAdminToken', requestParameters: Record<string, unknown>, responseElements: Record<string, unknown>): void {
-  const sink = openAuditSink(join(dataDir, AUDIT_FILE));
+  const sink = openCliAudit(dataDir);
   try {
     sink.write(adminRecord({ eventName, actor: actor(), sourceIPAddress: 'local', nowMs: Date.now(), requestParameters, responseElements }));
   } finally {

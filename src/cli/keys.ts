@@ -6,10 +6,8 @@
 // --data-dir is an error. Nothing is written when input is bad, and the
 // admin token is never printed.
 
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { adminRecord, type AdminEventName } from '../audit/admin.js';
-import { openAuditSink } from '../audit/sink.js';
 import { parseDuration } from '../config/config.js';
 import { adminUrlFromEnv, type AdminClient } from '../admin/client.js';
 import { parseCidrList } from '../net/cidr.js';
@@ -18,7 +16,7 @@ import { loadKeyMaterial } from '../subkeys/material.js';
 import { publicKey, type PublicKey } from '../subkeys/public.js';
 import { openSubkeyStore } from '../subkeys/store.js';
 import { DEFAULT_ROTATION_GRACE_MS, SubkeyService, type ListFilter } from '../subkeys/subkeys.js';
-import { actor, AUDIT_FILE, UsageError } from './common.js';
+import { actor, openCliAudit, UsageError } from './common.js';
 import {
   addApiOptions,
   apiConnection,
@@ -61,9 +59,9 @@ function openLocal(dataDir: string, policiesDir?: string) {
   const store = openSubkeyStore(dataDir);
   const roles = policiesDir !== undefined ? loadRoles(policiesDir) : undefined;
   const service = new SubkeyService({ store, material, now: Date.now, role: (r) => roles?.get(r) });
-  let audit: ReturnType<typeof openAuditSink> | undefined;
+  let audit: ReturnType<typeof openCliAudit> | undefined;
   const write = (eventName: AdminEventName, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown>) => {
-    audit ??= openAuditSink(join(dataDir, AUDIT_FILE));
+    audit ??= openCliAudit(dataDir);
     audit.write(adminRecord({ eventName, actor: actor(), sourceIPAddress: 'local', nowMs: Date.now(), requestParameters, responseElements }));
   };
   return { service, roles, audit: write, close: () => (service.flush(), store.close(), audit?.close()) };

@@ -15,6 +15,7 @@ import { registerKeys } from './keys.js';
 import { registerPolicy } from './policy.js';
 import { registerServe } from './serve.js';
 import { registerCerts } from './certs.js';
+import { registerAudit } from './audit.js';
 
 export function buildCli(): Command {
   const program = new Command('keyfence')
@@ -25,6 +26,7 @@ export function buildCli(): Command {
   registerServe(program);
   registerPolicy(program);
   registerCerts(program);
+  registerAudit(program);
 
   registerKeys(program);
   registerAdmin(program);

@@ -6,7 +6,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { adminRecord } from '../audit/admin.js';
-import { openAuditSink, type AuditSink } from '../audit/sink.js';
+import type { AuditSink } from '../audit/sink.js';
+import { openAuditStream } from '../audit/stream.js';
 import { ConfigError, loadMasterCredential, parseDuration, parseListen, parseTrustProxy, parseUpstream } from '../config/config.js';
 import { GatewayMetrics } from '../metrics/metrics.js';
 import { buildAdminApi } from '../admin/api.js';
@@ -21,7 +22,6 @@ import { LOGGER_OPTIONS } from '../server/logging.js';
 import { loadKeyMaterial } from '../subkeys/material.js';
 import { openSubkeyStore } from '../subkeys/store.js';
 import { SubkeyService } from '../subkeys/subkeys.js';
-import { AUDIT_FILE } from './common.js';
 
 interface Log {
   info(obj: object, msg: string): void;
@@ -87,6 +87,10 @@ export function registerServe(program: Command): void {
     .option('--admin-tls-cert <file>', 'serve the admin API over HTTPS with this certificate (defaults to --tls-cert)')
     .option('--admin-tls-key <file>', 'private key for --admin-tls-cert (defaults to --tls-key)')
     .option('--admin-client-ca <file>', 'require admin clients to present a certificate signed by this CA (needs TLS)')
+    .option('--audit-rotate-size <bytes>', 'start a new audit file when the live one reaches this size (0: never)', String(64 * 1024 * 1024))
+    .option('--audit-rotate-interval <duration>', 'start a new audit file this often', '24h')
+    .option('--audit-digest-interval <duration>', 'seal the audit chain with a signed digest this often', '60s')
+    .option('--audit-fsync', 'fsync every audit record (survives power loss, at a large cost per call)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; see keyfence certs init)')
     .option('--tls-key <file>', 'private key for --tls-cert (PEM, mode 0600)')
     .addOption(new Option('--log-level <level>', 'operational log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('info'))
@@ -111,7 +115,14 @@ export function registerServe(program: Command): void {
         store, material, now: Date.now, role: (r) => roles.get(r),
         lastUse: { onError: (err) => logWarn({ err: { message: (err as Error).message } }, 'could not record last use of keys') },
       });
-      const audit = openAuditSink(join(dataDir, AUDIT_FILE));
+      const rotateBytes = Number(opts['auditRotateSize']);
+      if (!Number.isInteger(rotateBytes) || rotateBytes < 0) throw new ConfigError('--audit-rotate-size must be a whole number of bytes (0: never)');
+      const audit = openAuditStream(dataDir, 'gateway', {
+        rotateBytes,
+        rotateMs: parseDuration(opts['auditRotateInterval'] as string, '--audit-rotate-interval'),
+        digestIntervalMs: parseDuration(opts['auditDigestInterval'] as string, '--audit-digest-interval'),
+        fsync: opts['auditFsync'] !== undefined,
+      });
       const signer = master ? createMasterSigner(master) : undefined;
       const s3Domain = opts['s3Domain'];
       if (s3Domain !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(s3Domain)) {
@@ -164,6 +175,7 @@ export function registerServe(program: Command): void {
       });
       const address = await app.listen({ host: listen.host, port: listen.port });
       logWarn = (obj, msg) => app.log.warn(obj, msg);
+      audit.setLog(app.log);
       let adminTokens: AdminTokenStore | undefined;
       let admin: ReturnType<typeof buildAdminApi> | undefined;
       if (adminListen) {

@@ -21,7 +21,7 @@ export function ensureDataDir(dataDir: string): void {
 }
 
 /** Create a file with mode 0600 exclusively; if another process won the race, keep theirs. */
-function createSecretFile(path: string, contents: Buffer | string): void {
+export function createSecretFile(path: string, contents: Buffer | string): void {
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o600);
@@ -37,7 +37,7 @@ function createSecretFile(path: string, contents: Buffer | string): void {
   chmodSync(path, 0o600);
 }
 
-function checkPrivate(path: string): void {
+export function checkPrivate(path: string): void {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new Error(`${path} is readable by group or others (mode ${mode.toString(8)}); run: chmod 600 ${path}`);

@@ -109,13 +109,17 @@ export async function startAdminApi(opts: { flushIntervalMs?: number; https?: im
     revoked: adminTokens.create({ name: 'old-ci', createdBy: 'test' }).token,
   };
   adminTokens.revoke('old-ci');
-  const readAudit = () => {
-    try {
-      return readFileSync(auditPath, 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  // The API writes audit.log; admin commands run by the tests write their own stream, audit-cli.log.
+  const readAudit = () =>
+    [auditPath, join(dataDir, 'audit-cli.log')]
+      .map((p) => {
+        try {
+          return readFileSync(p, 'utf8');
+        } catch {
+          return '';
+        }
+      })
+      .join('');
   return {
     app,
     url,
@@ -132,7 +136,8 @@ export async function startAdminApi(opts: { flushIntervalMs?: number; https?: im
       readAudit()
         .split('\n')
         .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as AuditRecord),
+        .map((l) => JSON.parse(l) as AuditRecord)
+        .filter((r) => (r.eventType as string) !== 'AuditDigest'),
     logText: () => log,
     call: async (method, path, o = {}) => {
       const token = o.token === undefined ? tokens.admin : o.token;

@@ -310,7 +310,7 @@ t.test('local data dir: show, rotate, expire and filters work without the API', 
   const dead = await keyfence(['keys', 'rotate', id, '--data-dir', data]);
   t.equal(dead.code, 2);
   t.match(dead.stderr, /is expired; only an active key can be rotated/);
-  const audit = readFileSync(join(data, 'audit.log'), 'utf8');
+  const audit = readFileSync(join(data, 'audit-cli.log'), 'utf8');
   t.match(audit, /"eventName":"RotateSubkey"/);
   t.match(audit, /"eventName":"ExpireSubkey"/);
 });

@@ -32,10 +32,10 @@ t.test('issue --format json is credential_process output', async (t) => {
   t.equal((c['SecretAccessKey'] as string).length, 40);
   const hours = (Date.parse(c['Expiration'] as string) - Date.now()) / 3600_000;
   t.ok(hours > 11.9 && hours <= 12, 'expires in 12h');
-  for (const f of ['token-signing-key.pem', 'subkey-secret.key', 'subkeys.db', 'audit.log']) {
+  for (const f of ['token-signing-key.pem', 'subkey-secret.key', 'subkeys.db', 'audit-cli.log', 'audit-signing-key.pem']) {
     t.equal(statSync(join(data, f)).mode & 0o777, 0o600, `${f} is 0600`);
   }
-  const audit = readFileSync(join(data, 'audit.log'), 'utf8');
+  const audit = readFileSync(join(data, 'audit-cli.log'), 'utf8');
   t.match(audit, /"eventType":"AdminAction".*"eventName":"IssueSubkey"/);
   t.notOk(audit.includes(c['SecretAccessKey'] as string), 'the secret is not in the audit log');
   t.notOk(audit.includes(c['SessionToken'] as string), 'the token is not in the audit log');
@@ -49,7 +49,7 @@ t.test('issue --format env prints the three export lines', async (t) => {
 
 t.test('bad input is refused with a clear error and changes nothing', async (t) => {
   const listBefore = (await keyfence(['keys', 'list', '--format', 'json', '--data-dir', data])).stdout;
-  const auditBefore = readFileSync(join(data, 'audit.log'), 'utf8');
+  const auditBefore = readFileSync(join(data, 'audit-cli.log'), 'utf8');
   const base = ['keys', 'issue', '--data-dir', data, '--policies', POLICIES];
   const cases: Array<[string[], RegExp]> = [
     [['--name', 'x', '--role', 'no-such-role', '--cidr', '127.0.0.1/32'], /--role "no-such-role" is not a role/],
@@ -67,7 +67,7 @@ t.test('bad input is refused with a clear error and changes nothing', async (t) 
     t.equal(r.stdout, '', 'no credentials printed');
   }
   t.equal((await keyfence(['keys', 'list', '--format', 'json', '--data-dir', data])).stdout, listBefore, 'no key was added');
-  t.equal(readFileSync(join(data, 'audit.log'), 'utf8'), auditBefore, 'nothing was audited as issued');
+  t.equal(readFileSync(join(data, 'audit-cli.log'), 'utf8'), auditBefore, 'nothing was audited as issued');
   const unknown = await keyfence(['keys', 'revoke', 'KFSKAAAAAAAAAAAAAAAA', '--data-dir', data]);
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /no subkey "KFSKAAAAAAAAAAAAAAAA"/);
