@@ -361,6 +361,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     }
   }
 
+  // Every answer names keyfence's id for the call: the audit record's keyfenceRequestID.
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-keyfence-request-id', request.id);
+  });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'], url: '*', handler: handle });
 
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
