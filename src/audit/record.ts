@@ -52,6 +52,8 @@ export interface AuditRecord {
   readonly tlsDetails?: { readonly tlsVersion?: string; readonly cipherSuite?: string };
   readonly decision?: { readonly effect: 'Allow' | 'Deny'; readonly statement?: string; readonly reason?: string };
   readonly upstream?: { readonly status: number; readonly latencyMs: number };
+  /** As in CloudTrail's S3 data events: bytes of the request body and of the response body (declared lengths). */
+  readonly additionalEventData?: { readonly bytesTransferredIn?: number; readonly bytesTransferredOut?: number };
   /** Lockout records: failures that triggered the lock, and until when. */
   readonly lockout?: { readonly failures: number; readonly until: string; readonly durationMs: number };
   /** Why authentication failed (AuthFailure) or why the call was refused. */

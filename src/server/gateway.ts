@@ -336,6 +336,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
           auditRecord(facts, {
             ...(upstreamId ? { requestID: upstreamId } : {}),
             upstream: { status: res.statusCode, latencyMs },
+            additionalEventData: transferred(wire, res.headers),
             ...(res.statusCode >= 400 ? { errorCode: `Upstream${res.statusCode}`, errorMessage: `The upstream service answered HTTP ${res.statusCode}.` } : {}),
           }),
           request.log,
@@ -375,6 +376,16 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   });
 
   return app;
+}
+
+/** Body sizes as declared on the wire (the record is written before the body has flowed). */
+function transferred(wire: WireRequest, upstreamHeaders: Record<string, string | string[] | undefined>): { bytesTransferredIn: number; bytesTransferredOut?: number } {
+  const declaredIn = singleHeader(wire.headers, 'x-amz-decoded-content-length', false) ?? singleHeader(wire.headers, 'content-length', false) ?? '0';
+  const out = headerString(upstreamHeaders['content-length']);
+  return {
+    bytesTransferredIn: /^\d+$/.test(declaredIn) ? Number(declaredIn) : 0,
+    ...(out !== undefined && /^\d+$/.test(out) && wire.method !== 'HEAD' ? { bytesTransferredOut: Number(out) } : {}),
+  };
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

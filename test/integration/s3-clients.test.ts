@@ -92,8 +92,12 @@ t.test('JS SDK v3', async (t) => {
   const body = randomBytes(64 * 1024);
   await s3.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'js/a%2Fb c.bin', Body: body }));
   t.ok(h.upstream.s3Objects.get('team-a/js/a%2Fb c.bin')?.equals(body), 'stored under the exact key');
+  const putRecord = h.audit().filter((r) => r.eventType === 'AwsApiCall' && r.eventName === 'PutObject' && r.userIdentity.principalName === 's3-js').pop();
+  t.same(putRecord?.additionalEventData, { bytesTransferredIn: body.length, bytesTransferredOut: 0 }, 'bytes in and out are recorded');
   const got = await s3.send(new GetObjectCommand({ Bucket: 'team-a', Key: 'js/a%2Fb c.bin' }));
   t.ok(Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()).equals(body));
+  const getRecord = h.audit().filter((r) => r.eventType === 'AwsApiCall' && r.eventName === 'GetObject' && r.userIdentity.principalName === 's3-js').pop();
+  t.equal(getRecord?.additionalEventData?.bytesTransferredOut, body.length);
   const list = await s3.send(new ListObjectsV2Command({ Bucket: 'team-a', Prefix: 'js/' }));
   t.same(list.Contents?.map((o) => o.Key), ['js/a%2Fb c.bin']);
   await t.rejects(s3.send(new PutObjectCommand({ Bucket: 'team-b', Key: 'js.bin', Body: 'no' })), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
