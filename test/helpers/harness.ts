@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { openAuditSink } from '../../src/audit/sink.js';
+import { openAuditStream } from '../../src/audit/stream.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { parseCidrList } from '../../src/net/cidr.js';
 import { loadRoles } from '../../src/policy/load.js';
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
   lockout?: LockoutOptions;
+  /** Write the gateway's real hash-chained audit stream (as serve does) instead of a plain file. */
+  chainedAudit?: boolean;
   /** Forward S3 to this upstream instead of the fake (e.g. radosgw). */
   s3Upstream?: { url: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -62,7 +65,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const store = openSubkeyStore(dataDir);
   const subkeys = new SubkeyService({ store, material: loadKeyMaterial(dataDir), now, role: (r) => roles.get(r) });
   const auditPath = join(dataDir, 'audit.log');
-  const fileSink = openAuditSink(auditPath);
+  const fileSink = opts.chainedAudit ? openAuditStream(dataDir, 'gateway', { digestIntervalMs: 0 }) : openAuditSink(auditPath);
   let auditFailing = false;
   const audit = {
     write: (r: AuditRecord) => {
@@ -115,7 +118,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       readFileSync(auditPath, 'utf8')
         .split('\n')
         .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as AuditRecord),
+        .map((l) => JSON.parse(l) as AuditRecord)
+        .filter((r) => (r.eventType as string) !== 'AuditDigest'),
     setClockOffset: (ms) => {
       offset = ms;
     },

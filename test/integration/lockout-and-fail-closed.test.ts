@@ -71,3 +71,30 @@ t.test('when the audit log cannot be written, calls are refused with 503 and not
   t.same(recs.map((r) => r.eventType), ['AwsApiCallStarted', 'AwsApiCall'], 'recorded before forwarding and after the answer');
   t.match(await h.metrics.registry.metrics(), /keyfence_audit_write_failures_total 1/);
 });
+
+t.test('a real unwritable audit file: 503 and nothing forwarded, then recovery once it is writable', async (t) => {
+  const h = await startHarness({ chainedAudit: true });
+  h.upstream.buckets.add('team-a');
+  const k = await h.issue({ name: 'disk' });
+  const s3 = new S3Client({ endpoint: h.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: k });
+  t.teardown(async () => {
+    s3.destroy();
+    await h.close();
+  });
+  await s3.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'before', Body: 'x' }));
+  const { rmSync, mkdirSync, rmdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const live = join(h.dataDir, 'audit.log');
+  // The live file is deleted and its path taken by a directory: even root cannot write there.
+  rmSync(live);
+  mkdirSync(live);
+  const before = h.upstream.received.length;
+  await t.rejects(s3.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'during', Body: 'x' })), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } });
+  await t.rejects(s3.send(new ListObjectsV2Command({ Bucket: 'team-a' })), { name: 'ServiceUnavailable' }, 'still refusing while it cannot write');
+  t.equal(h.upstream.received.length, before, 'nothing forwarded');
+  t.notOk(h.upstream.s3Objects.has('team-a/during'));
+  rmdirSync(live);
+  await s3.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'after', Body: 'x' }));
+  t.ok(h.upstream.s3Objects.has('team-a/after'), 'calls go through again once the log can be written');
+  t.ok(h.audit().some((r) => r.requestParameters?.['key'] === 'after' && r.eventType === 'AwsApiCall'), 'and are recorded');
+});
