@@ -19,7 +19,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { initCerts } from '../../src/tls/certs.js';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
 import { awsCli, AWS_V2, boto3, hasAwsV2 } from '../helpers/clients.js';
-import { encodeSigned, signingContext } from '../helpers/aws-chunked.js';
+import { checksumBase64, encodeSigned, encodeUnsigned, signingContext } from '../helpers/aws-chunked.js';
 import { radosgwAvailable, startRadosgw, type Radosgw } from '../helpers/radosgw.js';
 import type { IssuedCredentials } from '../../src/subkeys/subkeys.js';
 
@@ -222,6 +222,36 @@ for (const [label, skip, setup] of setups) {
       t.equal(await backend.get('team-a', 'chunks/tampered.bin'), undefined, 'nothing stored');
       const rec = h.audit().filter((r) => r.requestParameters?.['key'] === 'chunks/tampered.bin').pop();
       t.equal(rec?.reason, 'SignatureMismatch', 'the failed chunk is audited');
+    });
+
+    t.test('an unsigned-trailer upload whose checksum is wrong stores nothing', async (t) => {
+      const url = new URL(h.url);
+      const data = randomBytes(100 * 1024);
+      const send = async (key: string, crc: string) => {
+        const body = encodeUnsigned(data, [64 * 1024], [['x-amz-checksum-crc32', crc]]);
+        const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
+        const signed = await signer.sign({
+          method: 'PUT', protocol: 'https:', hostname: url.hostname, port: Number(url.port), path: `/team-a/${key}`, query: {},
+          headers: {
+            host: url.host, 'content-encoding': 'aws-chunked', 'content-length': String(body.length), 'x-amz-trailer': 'x-amz-checksum-crc32',
+            'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'x-amz-decoded-content-length': String(data.length),
+          },
+        });
+        const { request } = await import('node:https');
+        return new Promise<number>((resolve, reject) => {
+          const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: `/team-a/${key}`, headers: signed.headers as Record<string, string>, ca }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve(-1) : reject(e)));
+          req.end(body);
+        });
+      };
+      t.equal(await send('trailer/good.bin', checksumBase64('x-amz-checksum-crc32', data)), 200);
+      t.equal(sha(await backend.get('team-a', 'trailer/good.bin')), sha(data));
+      const status = await send('trailer/bad.bin', checksumBase64('x-amz-checksum-crc32', randomBytes(8)));
+      t.not(status, 200, `a wrong trailer checksum is refused (status ${status})`);
+      t.equal(await backend.get('team-a', 'trailer/bad.bin'), undefined, 'nothing stored');
     });
 
     t.test('awkward keys over HTTPS', async (t) => {
