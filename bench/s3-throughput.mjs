@@ -71,7 +71,7 @@ const kf = (...a) => execFileSync(process.execPath, [join(root, 'bin/keyfence.js
 const issued = JSON.parse(kf('keys', 'issue', '--name', 'bench', '--role', 'tester', '--cidr', '127.0.0.1/32', '--ttl', '1h', '--format', 'json', '--data-dir', join(data, 'd'), '--policies', policies));
 const creds = { accessKeyId: issued.AccessKeyId, secretAccessKey: issued.SecretAccessKey, sessionToken: issued.SessionToken };
 const child = spawn(process.execPath, [...(process.env.KF_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/kfprof'] : []), join(root, 'bin/keyfence.js'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(data, 'd'), '--policies', policies, '--upstream-s3', upstreamUrl, '--log-level', 'info'], {
-  env: { PATH: process.env.PATH, KEYFENCE_MASTER_ACCESS_KEY_ID: MASTER.accessKeyId, KEYFENCE_MASTER_SECRET_ACCESS_KEY: MASTER.secretAccessKey },
+  env: { PATH: process.env.PATH, ...(process.env.KF_NODE_OPTIONS ? { NODE_OPTIONS: process.env.KF_NODE_OPTIONS } : {}), KEYFENCE_MASTER_ACCESS_KEY_ID: MASTER.accessKeyId, KEYFENCE_MASTER_SECRET_ACCESS_KEY: MASTER.secretAccessKey },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const gatewayUrl = await new Promise((resolve, reject) => {

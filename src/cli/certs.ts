@@ -1,7 +1,6 @@
 // `keyfence certs init`: a local CA and server certificate for HTTPS.
 
 import type { Command } from 'commander';
-import { initCerts } from '../tls/certs.js';
 import { UsageError } from './common.js';
 
 export function registerCerts(program: Command): void {
@@ -15,6 +14,8 @@ export function registerCerts(program: Command): void {
     .option('--days <n>', 'validity in days', '365')
     .option('--force', 'replace existing files')
     .action(async (opts: { dir: string; s3Domain: string; days: string; force?: boolean }) => {
+      // Loaded on demand: the X.509 library is not needed by any other command.
+      const { initCerts } = await import('../tls/certs.js');
       let paths;
       try {
         paths = await initCerts({ dir: opts.dir, s3Domain: opts.s3Domain, days: Number(opts.days), force: opts.force === true });
