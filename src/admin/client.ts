@@ -3,6 +3,7 @@
 // the server's code and message. The admin token goes in the Authorization
 // header and nowhere else: never into an error, a URL or a log.
 
+import { adminEnv, ADMIN_ENV } from '../config/config.js';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync, statSync } from 'node:fs';
@@ -11,7 +12,7 @@ import type { PublicKey } from '../subkeys/public.js';
 import { ADMIN_TOKEN_PATTERN } from './tokens.js';
 
 /** The environment variables the CLI reads for the admin API. */
-export const ADMIN_ENV = { url: 'KEYFENCE_ADMIN_URL', token: 'KEYFENCE_ADMIN_TOKEN' } as const;
+export { ADMIN_ENV } from '../config/config.js';
 
 /** Something wrong with how the API was addressed (URL, token, files): exit status 2. */
 export class AdminClientError extends Error {
@@ -93,8 +94,8 @@ export function readPrivateFile(path: string, option: string): string {
 }
 
 /** The admin token: from --admin-token-file, else KEYFENCE_ADMIN_TOKEN. Checked for shape, never echoed. */
-export function resolveAdminToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const token = tokenFile !== undefined ? readPrivateFile(tokenFile, '--admin-token-file').trim() : env[ADMIN_ENV.token]?.trim();
+export function resolveAdminToken(tokenFile: string | undefined, env = adminEnv()): string {
+  const token = tokenFile !== undefined ? readPrivateFile(tokenFile, '--admin-token-file').trim() : env.token;
   const from = tokenFile !== undefined ? `--admin-token-file ${tokenFile}` : ADMIN_ENV.token;
   if (token === undefined || token === '') throw new AdminClientError(`the admin API needs an admin token: set ${ADMIN_ENV.token} or pass --admin-token-file`);
   if (!ADMIN_TOKEN_PATTERN.test(token)) throw new AdminClientError(`${from} does not hold a keyfence admin token (kfat_ followed by 43 characters)`);
@@ -102,9 +103,8 @@ export function resolveAdminToken(tokenFile: string | undefined, env: NodeJS.Pro
 }
 
 /** The admin URL given by flag or environment, if any. */
-export function adminUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const v = env[ADMIN_ENV.url]?.trim();
-  return v === '' ? undefined : v;
+export function adminUrlFromEnv(env = adminEnv()): string | undefined {
+  return env.url;
 }
 
 export class AdminClient {

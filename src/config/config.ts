@@ -127,6 +127,11 @@ export function loadMasterCredential(opts: { file?: string | undefined; profile?
   }
 }
 
-export function envValue(name: string): string | undefined {
-  return process.env[name];
+export const ADMIN_ENV = { url: 'KEYFENCE_ADMIN_URL', token: 'KEYFENCE_ADMIN_TOKEN' } as const;
+
+/** The admin CLI's connection settings from the environment (KEYFENCE_ADMIN_URL, KEYFENCE_ADMIN_TOKEN). */
+export function adminEnv(env: NodeJS.ProcessEnv = process.env): { url?: string; token?: string } {
+  const url = env[ADMIN_ENV.url]?.trim();
+  const token = env[ADMIN_ENV.token]?.trim();
+  return { ...(url ? { url } : {}), ...(token ? { token } : {}) };
 }
