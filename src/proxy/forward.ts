@@ -121,6 +121,11 @@ export function prepareForward(
       }
       break;
     case 'signed-chunks': {
+      if (payload.trailer && deps.trailers === 'decode') {
+        // The upstream cannot take trailers, and re-framing a signed trailer upload as plain data would
+        // drop a checksum the client asked S3 to check: refuse it rather than store it unchecked.
+        throw new Denial('UnsupportedPayloadMode', 'Signed-chunk uploads with trailers (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER) cannot be forwarded to this upstream, which has no trailer support; send the checksum as a header or use STREAMING-UNSIGNED-PAYLOAD-TRAILER.');
+      }
       const length = decodedLength(wire);
       const names = payload.trailer ? trailerNames(wire) : [];
       headers['content-length'] = String(signedChunkedLength(length, DEFAULT_CHUNK_SIZE, payload.trailer ? signedTrailerBytes(names) : 0));
