@@ -507,8 +507,49 @@ interface PendingChunk {
   pieces: Buffer[];
 }
 
-class ChunkResigner extends Transform {
-  private readonly parser: ChunkedParser;
+/**
+ * What both aws-chunked transforms share: feed bytes to the parser, stop for
+ * good after the first failure, and run the final checks in flush.
+ */
+abstract class ChunkedTransform extends Transform {
+  protected abstract readonly parser: ChunkedParser;
+  private failed = false;
+
+  /** Final checks and the output held back until they pass. */
+  protected abstract finish(): void;
+
+  /** Drop whatever was held back once the stream has failed. */
+  protected discard(): void {}
+
+  override _transform(chunk: unknown, encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.failed) return done();
+    try {
+      this.parser.write(toBuffer(chunk, encoding));
+      done();
+    } catch (err) {
+      this.fail(err, done);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.failed) return done();
+    try {
+      this.finish();
+      done();
+    } catch (err) {
+      this.fail(err, done);
+    }
+  }
+
+  private fail(err: unknown, done: TransformCallback): void {
+    this.failed = true;
+    this.discard();
+    done(err as Error);
+  }
+}
+
+class ChunkResigner extends ChunkedTransform {
+  protected readonly parser: ChunkedParser;
   private readonly writer: SignedChunkWriter;
   private readonly withTrailer: boolean;
   private readonly expectedTrailers: Set<string> | undefined;
@@ -517,7 +558,6 @@ class ChunkResigner extends Transform {
   private total = 0;
   private trailers: Array<[string, string]> = [];
   private trailerSig: string | undefined;
-  private failed = false;
 
   constructor(private readonly opts: ChunkResignerOptions) {
     super();
@@ -604,29 +644,11 @@ class ChunkResigner extends Transform {
     }
   }
 
-  override _transform(chunk: unknown, encoding: BufferEncoding, done: TransformCallback): void {
-    if (this.failed) return done();
-    try {
-      this.parser.write(toBuffer(chunk, encoding));
-      done();
-    } catch (err) {
-      this.failed = true;
-      done(err as Error);
-    }
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (this.failed) return done();
-    try {
-      this.parser.finish(false);
-      // Only now, with every signature checked and no bytes after the end, the
-      // last data chunk and the final zero-size chunk go out.
-      this.writer.finish(this.withTrailer ? this.trailers : undefined);
-      done();
-    } catch (err) {
-      this.failed = true;
-      done(err as Error);
-    }
+  protected finish(): void {
+    this.parser.finish(false);
+    // Only now, with every signature checked and no bytes after the end, the
+    // last data chunk and the final zero-size chunk go out.
+    this.writer.finish(this.withTrailer ? this.trailers : undefined);
   }
 }
 
@@ -659,14 +681,13 @@ export interface ChunkDecoderOptions {
   maxChunk?: number;
 }
 
-class ChunkDecoder extends Transform {
-  private readonly parser: ChunkedParser;
+class ChunkDecoder extends ChunkedTransform {
+  protected readonly parser: ChunkedParser;
   private readonly checksums = new Map<ChecksumTrailer, Checksum>();
   private readonly declared: ChecksumTrailer | undefined;
   private held: Buffer | undefined;
   private total = 0;
   private trailers: Array<[ChecksumTrailer, string]> = [];
-  private failed = false;
 
   constructor(private readonly opts: ChunkDecoderOptions) {
     super();
@@ -728,30 +749,14 @@ class ChunkDecoder extends Transform {
     }
   }
 
-  override _transform(chunk: unknown, encoding: BufferEncoding, done: TransformCallback): void {
-    if (this.failed) return done();
-    try {
-      this.parser.write(toBuffer(chunk, encoding));
-      done();
-    } catch (err) {
-      this.failed = true;
-      this.held = undefined;
-      done(err as Error);
-    }
+  protected finish(): void {
+    this.parser.finish(!this.opts.expectTrailer);
+    if (this.held) this.push(this.held);
+    this.held = undefined;
   }
 
-  override _flush(done: TransformCallback): void {
-    if (this.failed) return done();
-    try {
-      this.parser.finish(!this.opts.expectTrailer);
-      if (this.held) this.push(this.held);
-      this.held = undefined;
-      done();
-    } catch (err) {
-      this.failed = true;
-      this.held = undefined;
-      done(err as Error);
-    }
+  protected override discard(): void {
+    this.held = undefined;
   }
 }
 
