@@ -16,7 +16,7 @@ import { Lockout } from '../net/lockout.js';
 import { RoleStore } from '../policy/load.js';
 import { createUpstreamClient } from '../proxy/client.js';
 import { awsUpstreams, type TrailerHandling } from '../proxy/forward.js';
-import { createMasterSigner } from '../proxy/master-signer.js';
+import { AssumeRoleError, createAssumedRoleSigner, createMasterSigner, type MasterSigner, type RefreshingSigner } from '../proxy/master-signer.js';
 import { buildGateway } from '../server/gateway.js';
 import { LOGGER_OPTIONS } from '../server/logging.js';
 import { loadKeyMaterial } from '../subkeys/material.js';
@@ -76,6 +76,11 @@ export function registerServe(program: Command): void {
     .option('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these peers')
     .option('--master-credentials <file>', 'AWS shared-credentials file with the master key (mode 0600)')
     .option('--master-profile <name>', 'profile in --master-credentials', 'default')
+    .option('--master-role-arn <arn>', 'sign with short-lived credentials from sts:AssumeRole on this role (refreshed before expiry); the master key then only signs AssumeRole')
+    .option('--master-role-session-name <name>', 'RoleSessionName for --master-role-arn', 'keyfence')
+    .option('--master-role-duration <duration>', 'lifetime asked of each assumed-role credential (15m-12h)', '1h')
+    .option('--sts-endpoint <url>', 'STS endpoint for --master-role-arn (default https://sts.STS-REGION.amazonaws.com)')
+    .option('--sts-region <region>', 'region of the STS endpoint', 'us-east-1')
     .option('--account-id <id>', 'account id used in EC2 ARNs (policies may write *)', '*')
     .option('--max-form-body <bytes>', 'largest EC2 form body read', '1048576')
     .option('--s3-domain <domain>', 'serve virtual-hosted buckets: Host bucket.DOMAIN names the bucket')
@@ -111,6 +116,7 @@ export function registerServe(program: Command): void {
       const material = loadKeyMaterial(dataDir);
       const store = openSubkeyStore(dataDir);
       let logWarn: (obj: object, msg: string) => void = () => undefined;
+      let logInfo: (obj: object, msg: string) => void = () => undefined;
       const subkeys = new SubkeyService({
         store, material, now: Date.now, role: (r) => roles.get(r),
         lastUse: { onError: (err) => logWarn({ err: { message: (err as Error).message } }, 'could not record last use of keys') },
@@ -123,7 +129,29 @@ export function registerServe(program: Command): void {
         digestIntervalMs: parseDuration(opts['auditDigestInterval'] as string, '--audit-digest-interval'),
         fsync: opts['auditFsync'] !== undefined,
       });
-      const signer = master ? createMasterSigner(master) : undefined;
+      let signer: MasterSigner | undefined = master ? createMasterSigner(master) : undefined;
+      let refreshing: RefreshingSigner | undefined;
+      const roleArn = opts['masterRoleArn'];
+      if (roleArn !== undefined) {
+        if (!master) throw new ConfigError('--master-role-arn needs a master credential to assume the role with');
+        if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/.test(roleArn)) throw new ConfigError('--master-role-arn must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
+        const durationMs = parseDuration(opts['masterRoleDuration'] as string, '--master-role-duration');
+        if (durationMs < 15 * 60_000 || durationMs > 12 * 3600_000) throw new ConfigError('--master-role-duration must be between 15m and 12h');
+        const sessionName = opts['masterRoleSessionName'] as string;
+        if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) throw new ConfigError('--master-role-session-name must be 2-64 characters of letters, digits and _+=,.@-');
+        const stsRegion = opts['stsRegion'] as string;
+        const endpoint = parseUpstream(opts['stsEndpoint'], '--sts-endpoint') ?? new URL(`https://sts.${stsRegion}.amazonaws.com`);
+        try {
+          refreshing = await createAssumedRoleSigner(master, {
+            roleArn, sessionName, durationSeconds: Math.round(durationMs / 1000), endpoint, region: stsRegion, now: Date.now,
+            log: { info: (o, m) => logInfo(o, m), warn: (o, m) => logWarn(o, m) },
+          });
+        } catch (err) {
+          if (err instanceof AssumeRoleError) throw new ConfigError(err.message);
+          throw err;
+        }
+        signer = refreshing;
+      }
       const s3Domain = opts['s3Domain'];
       if (s3Domain !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(s3Domain)) {
         throw new ConfigError('--s3-domain must be a DNS name such as s3.localhost');
@@ -175,6 +203,7 @@ export function registerServe(program: Command): void {
       });
       const address = await app.listen({ host: listen.host, port: listen.port });
       logWarn = (obj, msg) => app.log.warn(obj, msg);
+      logInfo = (obj, msg) => app.log.info(obj, msg);
       audit.setLog(app.log);
       let adminTokens: AdminTokenStore | undefined;
       let admin: ReturnType<typeof buildAdminApi> | undefined;
@@ -202,6 +231,7 @@ export function registerServe(program: Command): void {
         app.log.info('shutting down');
         stopWatching();
         void app.close().then(async () => {
+          refreshing?.close();
           await admin?.close();
           await client.close();
           subkeys.flush();

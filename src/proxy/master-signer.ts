@@ -4,6 +4,8 @@
 // Must never expose, log or return the secret or token.
 
 import aws4 from 'aws4';
+import { request } from 'undici';
+import { Denial } from '../errors/denial.js';
 import { scopeString, signingKey } from '../sigv4/canonical.js';
 import type { ChunkSigningContext } from '../sigv4/chunked.js';
 
@@ -38,38 +40,154 @@ export interface MasterSigner {
   sign(request: OutboundRequest): SignedOutbound;
 }
 
+/** aws4 with an explicit credential; the one place a master credential signs anything. */
+function signWith(creds: MasterCredential, request: OutboundRequest): SignedOutbound {
+  const opts: aws4.Request = {
+    service: request.service,
+    region: request.region,
+    method: request.method,
+    host: request.host,
+    path: request.path,
+    headers: { ...request.headers },
+    ...(request.body !== undefined ? { body: request.body } : {}),
+  };
+  const signed = aws4.sign(opts, {
+    accessKeyId: creds.accessKeyId,
+    secretAccessKey: creds.secretAccessKey,
+    ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
+  });
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signed.headers ?? {})) {
+    if (v !== undefined) headers[k.toLowerCase()] = String(v);
+  }
+  let chunkSigning: ChunkSigningContext | undefined;
+  if ((headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
+    const amzDate = headers['x-amz-date'] as string;
+    const scope = { date: amzDate.slice(0, 8), region: request.region, service: request.service };
+    const seed = /Signature=([0-9a-f]{64})/.exec(headers['authorization'] ?? '')?.[1] as string;
+    chunkSigning = { signingKey: signingKey(creds.secretAccessKey, scope), amzDate, scope: scopeString(scope), seedSignature: seed };
+  }
+  return { path: signed.path ?? request.path, headers, ...(chunkSigning ? { chunkSigning } : {}) };
+}
+
 export function createMasterSigner(credential: MasterCredential): MasterSigner {
   // Held in a closure: nothing outside this function can read it.
   const creds = Object.freeze({ ...credential });
   return {
     keyIdHint: `…${creds.accessKeyId.slice(-4)}`,
+    sign: (request) => signWith(creds, request),
+  };
+}
+
+export interface AssumeRoleOptions {
+  readonly roleArn: string;
+  readonly sessionName: string;
+  readonly durationSeconds: number;
+  /** STS endpoint origin, e.g. https://sts.us-east-1.amazonaws.com */
+  readonly endpoint: URL;
+  readonly region: string;
+  readonly now: () => number;
+  /** Refresh this long before expiry (default 5 minutes). */
+  readonly refreshMarginMs?: number;
+  /** Retry a failed refresh after this long (default 30 s). */
+  readonly retryMs?: number;
+  readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export interface RefreshingSigner extends MasterSigner {
+  /** Assume the role again now (also runs on a timer before expiry). */
+  refresh(): Promise<void>;
+  readonly expiresAt: () => number;
+  close(): void;
+}
+
+export class AssumeRoleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AssumeRoleError';
+  }
+}
+
+const xmlField = (xml: string, name: string): string | undefined => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
+
+/** One sts:AssumeRole call signed with the base credential. */
+async function assumeRole(base: MasterCredential, opts: AssumeRoleOptions): Promise<{ credential: MasterCredential; expiresAt: number }> {
+  const body = new URLSearchParams({
+    Action: 'AssumeRole',
+    Version: '2011-06-15',
+    RoleArn: opts.roleArn,
+    RoleSessionName: opts.sessionName,
+    DurationSeconds: String(opts.durationSeconds),
+  }).toString();
+  const signed = aws4.sign(
+    { service: 'sts', region: opts.region, method: 'POST', host: opts.endpoint.host, path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body },
+    { accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey, ...(base.sessionToken ? { sessionToken: base.sessionToken } : {}) },
+  );
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signed.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = String(v);
+  let res;
+  try {
+    res = await request(new URL('/', opts.endpoint), { method: 'POST', headers, body });
+  } catch (err) {
+    throw new AssumeRoleError(`sts:AssumeRole: cannot reach ${opts.endpoint.origin} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const xml = await res.body.text();
+  if (res.statusCode !== 200) {
+    throw new AssumeRoleError(`sts:AssumeRole refused (HTTP ${res.statusCode} ${xmlField(xml, 'Code') ?? ''}): ${(xmlField(xml, 'Message') ?? '').slice(0, 200)}`);
+  }
+  const accessKeyId = xmlField(xml, 'AccessKeyId');
+  const secretAccessKey = xmlField(xml, 'SecretAccessKey');
+  const sessionToken = xmlField(xml, 'SessionToken');
+  const expiration = Date.parse(xmlField(xml, 'Expiration') ?? '');
+  if (!accessKeyId || !secretAccessKey || !sessionToken || Number.isNaN(expiration)) {
+    throw new AssumeRoleError('sts:AssumeRole answered without a complete credential');
+  }
+  return { credential: Object.freeze({ accessKeyId, secretAccessKey, sessionToken }), expiresAt: expiration };
+}
+
+/**
+ * Sign with short-lived credentials assumed from the master key
+ * (--master-role-arn), refreshed before they expire. The master key itself
+ * then only ever signs AssumeRole calls.
+ */
+export async function createAssumedRoleSigner(credential: MasterCredential, opts: AssumeRoleOptions): Promise<RefreshingSigner> {
+  const base = Object.freeze({ ...credential });
+  let current = await assumeRole(base, opts);
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const margin = opts.refreshMarginMs ?? 5 * 60_000;
+  const retry = opts.retryMs ?? 30_000;
+  const schedule = (delayMs: number) => {
+    clearTimeout(timer);
+    if (closed) return;
+    timer = setTimeout(() => void refresh().catch(() => undefined), Math.max(1_000, delayMs));
+    timer.unref();
+  };
+  const refresh = async () => {
+    try {
+      current = await assumeRole(base, opts);
+      opts.log?.info({ role: opts.roleArn, expiresAt: new Date(current.expiresAt).toISOString() }, 'assumed-role credential refreshed');
+      schedule(current.expiresAt - margin - opts.now());
+    } catch (err) {
+      opts.log?.warn({ role: opts.roleArn, error: (err as Error).message }, 'could not refresh the assumed-role credential; retrying');
+      schedule(retry);
+      throw err;
+    }
+  };
+  schedule(current.expiresAt - margin - opts.now());
+  return {
+    keyIdHint: `…${base.accessKeyId.slice(-4)} as ${opts.roleArn}`,
+    expiresAt: () => current.expiresAt,
+    refresh,
+    close: () => {
+      closed = true;
+      clearTimeout(timer);
+    },
     sign(request) {
-      const opts: aws4.Request = {
-        service: request.service,
-        region: request.region,
-        method: request.method,
-        host: request.host,
-        path: request.path,
-        headers: { ...request.headers },
-        ...(request.body !== undefined ? { body: request.body } : {}),
-      };
-      const signed = aws4.sign(opts, {
-        accessKeyId: creds.accessKeyId,
-        secretAccessKey: creds.secretAccessKey,
-        ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
-      });
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(signed.headers ?? {})) {
-        if (v !== undefined) headers[k.toLowerCase()] = String(v);
+      if (opts.now() >= current.expiresAt) {
+        throw new Denial('NoMasterCredential', 'keyfence could not refresh its assumed-role credential, so it cannot forward this call.');
       }
-      let chunkSigning: ChunkSigningContext | undefined;
-      if ((headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
-        const amzDate = headers['x-amz-date'] as string;
-        const scope = { date: amzDate.slice(0, 8), region: request.region, service: request.service };
-        const seed = /Signature=([0-9a-f]{64})/.exec(headers['authorization'] ?? '')?.[1] as string;
-        chunkSigning = { signingKey: signingKey(creds.secretAccessKey, scope), amzDate, scope: scopeString(scope), seedSignature: seed };
-      }
-      return { path: signed.path ?? request.path, headers, ...(chunkSigning ? { chunkSigning } : {}) };
+      return signWith(current.credential, request);
     },
   };
 }

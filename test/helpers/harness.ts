@@ -12,7 +12,7 @@ import { openAuditStream } from '../../src/audit/stream.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { parseCidrList } from '../../src/net/cidr.js';
 import { loadRoles } from '../../src/policy/load.js';
-import { createMasterSigner } from '../../src/proxy/master-signer.js';
+import { createMasterSigner, type MasterSigner } from '../../src/proxy/master-signer.js';
 import { createUpstreamClient } from '../../src/proxy/client.js';
 import { Lockout, type LockoutOptions } from '../../src/net/lockout.js';
 import { GatewayMetrics } from '../../src/metrics/metrics.js';
@@ -52,12 +52,16 @@ export interface HarnessOptions {
   lockout?: LockoutOptions;
   /** Write the gateway's real hash-chained audit stream (as serve does) instead of a plain file. */
   chainedAudit?: boolean;
+  /** Sign upstream requests with this signer instead of the test master credential. */
+  signer?: MasterSigner;
+  /** The credential the fake upstream accepts (default MASTER). */
+  upstreamCredential?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Forward S3 to this upstream instead of the fake (e.g. radosgw). */
   s3Upstream?: { url: string; accessKeyId: string; secretAccessKey: string };
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const upstream = await startUpstream({ ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) });
+  const upstream = await startUpstream(opts.upstreamCredential ?? { ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) });
   const dataDir = mkdtempSync(join(tmpdir(), 'keyfence-test-'));
   let offset = 0;
   const now = () => Date.now() + offset;
@@ -85,7 +89,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(opts.tls ? { https: opts.tls } : {}),
     subkeys,
     roles,
-    signer: createMasterSigner(
+    signer: opts.signer ?? createMasterSigner(
       opts.s3Upstream
         ? { accessKeyId: opts.s3Upstream.accessKeyId, secretAccessKey: opts.s3Upstream.secretAccessKey }
         : { ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) },
