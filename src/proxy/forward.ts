@@ -14,7 +14,7 @@ import type { RequestDescription } from '../request/description.js';
 import type { AuthenticatedRequest } from '../server/authenticate.js';
 import type { WireRequest } from '../server/wire.js';
 import { singleHeader } from '../server/wire.js';
-import { createChunkDecoder, createChunkResigner, DEFAULT_CHUNK_SIZE, signedChunkedLength, signedTrailerBytes } from '../sigv4/chunked.js';
+import { createChunkDecoder, createChunkResigner, type ChunkSigningContext, DEFAULT_CHUNK_SIZE, signedChunkedLength, signedTrailerBytes } from '../sigv4/chunked.js';
 import { uriEncode, type QueryParam } from '../sigv4/encoding.js';
 import { forwardableHeaders } from './headers.js';
 import type { MasterSigner } from './master-signer.js';
@@ -100,6 +100,8 @@ export function prepareForward(
 
   const payload = authn.payload ?? { kind: 'unsigned' as const };
   let wrap: ((b: Readable) => Readable) | undefined;
+  // Signed chunks are re-signed from the upstream request's own signature, known only after signing.
+  let resignerFor: ((resign: ChunkSigningContext) => (b: Readable) => Readable) | undefined;
   switch (payload.kind) {
     case 'hash':
       headers['x-amz-content-sha256'] = payload.sha256;
@@ -127,8 +129,18 @@ export function prepareForward(
         throw new Denial('UnsupportedPayloadMode', 'Signed-chunk uploads with trailers (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER) cannot be forwarded to this upstream, which has no trailer support; send the checksum as a header or use STREAMING-UNSIGNED-PAYLOAD-TRAILER.');
       }
       const length = decodedLength(wire);
-      const names = payload.trailer ? trailerNames(wire) : [];
-      headers['content-length'] = String(signedChunkedLength(length, DEFAULT_CHUNK_SIZE, payload.trailer ? signedTrailerBytes(names) : 0));
+      const names = payload.trailer ? trailerNames(wire) : undefined;
+      headers['content-length'] = String(signedChunkedLength(length, DEFAULT_CHUNK_SIZE, names ? signedTrailerBytes(names) : 0));
+      resignerFor = (resign) => (b) =>
+        b.pipe(
+          createChunkResigner({
+            mode: payload.trailer ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' : 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+            verify: payload.verify,
+            resign,
+            decodedLength: length,
+            ...(names ? { trailerNames: names } : {}),
+          }),
+        );
       break;
     }
   }
@@ -139,21 +151,9 @@ export function prepareForward(
 
   let outBody: Readable | Buffer | undefined = body;
   if (body !== undefined && !Buffer.isBuffer(body)) {
-    if (payload.kind === 'signed-chunks') {
-      const resign = signed.chunkSigning;
-      if (!resign) throw new Error('the master signer gave no chunk signing context for a streaming upload');
-      const length = decodedLength(wire);
-      const names = payload.trailer ? trailerNames(wire) : undefined;
-      wrap = (b) =>
-        b.pipe(
-          createChunkResigner({
-            mode: payload.trailer ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' : 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
-            verify: payload.verify,
-            resign,
-            decodedLength: length,
-            ...(names ? { trailerNames: names } : {}),
-          }),
-        );
+    if (resignerFor) {
+      if (!signed.chunkSigning) throw new Error('the master signer gave no chunk signing context for a streaming upload');
+      wrap = resignerFor(signed.chunkSigning);
     }
     if (wrap) {
       const source = body;

@@ -67,11 +67,11 @@ export function guessService(wire: WireRequest): Service {
   return 's3';
 }
 
-function parseQueryOrDeny(raw: string): QueryParam[] {
+export function parseQueryOrDeny(raw: string, what = 'query string'): QueryParam[] {
   try {
     return parseQuery(raw);
   } catch {
-    throw new Denial('MalformedRequest', 'The query string is malformed.');
+    throw new Denial('MalformedRequest', `The ${what} is malformed.`);
   }
 }
 

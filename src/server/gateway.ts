@@ -31,9 +31,8 @@ import { deleteObjectsAuthorizations, MAX_DELETE_BODY, parseDeleteObjects } from
 import { describe, type Operation, type RequestDescription } from '../request/description.js';
 import { classifyEc2 } from '../request/ec2.js';
 import { classifyS3 } from '../request/s3.js';
-import { parseQuery } from '../sigv4/encoding.js';
 import type { Principal, SubkeyService } from '../subkeys/subkeys.js';
-import { authenticate, guessService, type AuthenticatedRequest } from './authenticate.js';
+import { authenticate, guessService, parseQueryOrDeny, type AuthenticatedRequest } from './authenticate.js';
 import { authorize, checkSourceIp } from './authorize.js';
 import { singleHeader, wireFrom, type WireRequest } from './wire.js';
 
@@ -407,10 +406,6 @@ function formParams(wire: WireRequest, body: Buffer | undefined) {
   if (!ct.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     throw new Denial('MalformedRequest', 'An EC2 request body must be application/x-www-form-urlencoded.');
   }
-  try {
-    // Form encoding: "+" is a space here, unlike in SigV4 query strings.
-    return parseQuery(body.toString('latin1').replace(/\+/g, '%20'));
-  } catch {
-    throw new Denial('MalformedRequest', 'The form body is malformed.');
-  }
+  // Form encoding: "+" is a space here, unlike in SigV4 query strings.
+  return parseQueryOrDeny(body.toString('latin1').replace(/\+/g, '%20'), 'form body');
 }
