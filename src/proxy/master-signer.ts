@@ -4,7 +4,6 @@
 // Must never expose, log or return the secret or token.
 
 import aws4 from 'aws4';
-import { request } from 'undici';
 import { Denial } from '../errors/denial.js';
 import { scopeString, signingKey } from '../sigv4/canonical.js';
 import type { ChunkSigningContext } from '../sigv4/chunked.js';
@@ -125,6 +124,8 @@ async function assumeRole(base: MasterCredential, opts: AssumeRoleOptions): Prom
   );
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(signed.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = String(v);
+  // Loaded on first use: only --master-role-arn needs it, and it costs the gateway ~10 MiB of RSS.
+  const { request } = await import('undici');
   let res;
   try {
     res = await request(new URL('/', opts.endpoint), { method: 'POST', headers, body });

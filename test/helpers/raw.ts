@@ -46,6 +46,10 @@ export function send(base: string, method: string, path: string, headers: Record
     const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
     // A raw header list gets no automatic Host header from Node.
     if (!pairs.some(([n]) => n.toLowerCase() === 'host')) pairs.unshift(['host', url.host]);
+    // Nor a Content-Length: without one Node frames the body chunked, which S3 refuses for a plain
+    // upload (411). Real clients send the length; tests that want chunked framing say so.
+    const framed = pairs.some(([n]) => /^(content-length|transfer-encoding)$/i.test(n));
+    if (!framed && (body.length > 0 || method === 'PUT' || method === 'POST')) pairs.push(['content-length', String(Buffer.byteLength(body))]);
     const flat = pairs.flat();
     const req = request({ host: url.hostname, port: url.port, method, path, headers: flat as unknown as Record<string, string> }, (res) => {
       const chunks: Buffer[] = [];
