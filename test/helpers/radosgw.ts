@@ -160,6 +160,10 @@ mon max pg per osd = 1000
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${dir}/rgw
+# an overwritten object's old data goes to RGW's garbage collector, which by default waits
+# 2 h: collect it within seconds so repeated uploads do not fill the in-memory OSD
+rgw gc obj min wait = 0
+rgw gc processor period = 2
 rgw thread pool size = 32
 rgw init timeout = 60
 `;
