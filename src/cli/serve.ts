@@ -73,6 +73,7 @@ export function registerServe(program: Command): void {
     .option('--policies <dir>', 'role policies (ROLE.json)', './policies')
     .option('--upstream-ec2 <url>', 'EC2 endpoint (default https://ec2.REGION.amazonaws.com)')
     .option('--upstream-s3 <url>', 'S3 endpoint (default https://s3.REGION.amazonaws.com)')
+    .option('--upstream-ca <file>', 'PEM trust anchors for an https upstream with a private CA (the system store is used otherwise)')
     .option('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these peers')
     .option('--master-credentials <file>', 'AWS shared-credentials file with the master key (mode 0600)')
     .option('--master-profile <name>', 'profile in --master-credentials', 'default')
@@ -173,7 +174,6 @@ export function registerServe(program: Command): void {
         durationMs: parseDuration(opts['lockoutDuration'] as string, '--lockout-duration'),
       });
       const metrics = new GatewayMetrics();
-      const client = createUpstreamClient();
       const readFile = (path: string, option: string) => {
         try {
           return readFileSync(path);
@@ -181,6 +181,12 @@ export function registerServe(program: Command): void {
           throw new ConfigError(`${option} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
         }
       };
+      let upstreamCa: Buffer | undefined;
+      if (opts['upstreamCa']) {
+        upstreamCa = readFile(opts['upstreamCa'], '--upstream-ca');
+        if (!upstreamCa.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`--upstream-ca ${opts['upstreamCa']}: expected PEM certificates (-----BEGIN CERTIFICATE-----)`);
+      }
+      const client = createUpstreamClient(upstreamCa ? { ca: upstreamCa } : {});
       const adminListen = opts['adminListen'] === 'off' ? undefined : parseListen(opts['adminListen'] as string, '--admin-listen');
       const adminCert = opts['adminTlsCert'] ?? opts['tlsCert'];
       const adminKey = opts['adminTlsKey'] ?? opts['tlsKey'];

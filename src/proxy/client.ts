@@ -14,6 +14,7 @@
 
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 
 export interface UpstreamRequest {
@@ -49,7 +50,7 @@ export interface UpstreamClientOptions {
   readonly idleTimeoutMs?: number;
   /** How long an idle pooled connection is kept for reuse. */
   readonly keepAliveMs?: number;
-  /** Extra trust anchors for an https upstream (PEM); the system store is used otherwise. */
+  /** Extra trust anchors for an https upstream (PEM), added to Node's own. */
   readonly ca?: string | Buffer;
 }
 
@@ -59,7 +60,7 @@ export function createUpstreamClient(opts: UpstreamClientOptions = {}): Upstream
   // `timeout` on the agent applies to pooled (idle) sockets; each call sets its own while it runs.
   const pool = { keepAlive: true, timeout: keepAliveMs, scheduling: 'lifo' as const };
   const http = new HttpAgent(pool);
-  const https = new HttpsAgent({ ...pool, ...(opts.ca ? { ca: opts.ca } : {}) });
+  const https = new HttpsAgent({ ...pool, ...(opts.ca ? { ca: [...rootCertificates, opts.ca.toString()] } : {}) });
 
   return {
     send(req) {

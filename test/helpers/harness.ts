@@ -58,10 +58,17 @@ export interface HarnessOptions {
   upstreamCredential?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Forward S3 to this upstream instead of the fake (e.g. radosgw). */
   s3Upstream?: { url: string; accessKeyId: string; secretAccessKey: string };
+  /** Serve the fake upstream over HTTPS with this key and certificate. */
+  upstreamTls?: { key: string; cert: string };
+  /** Trust anchors keyfence uses for an https upstream (as --upstream-ca). */
+  upstreamCa?: string;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const upstream = await startUpstream(opts.upstreamCredential ?? { ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) });
+  const upstream = await startUpstream({
+    ...(opts.upstreamCredential ?? { ...MASTER, ...(opts.masterSessionToken ? { sessionToken: opts.masterSessionToken } : {}) }),
+    ...(opts.upstreamTls ? { tls: opts.upstreamTls } : {}),
+  });
   const dataDir = mkdtempSync(join(tmpdir(), 'keyfence-test-'));
   let offset = 0;
   const now = () => Date.now() + offset;
@@ -81,7 +88,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const metrics = new GatewayMetrics();
   const upstreamUrl = new URL(upstream.url);
   const s3Url = opts.s3Upstream ? new URL(opts.s3Upstream.url) : upstreamUrl;
-  const client = createUpstreamClient();
+  const client = createUpstreamClient(opts.upstreamCa ? { ca: opts.upstreamCa } : {});
   const app = buildGateway({
     client,
     ...(opts.s3Domain ? { s3Domain: opts.s3Domain } : {}),

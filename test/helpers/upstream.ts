@@ -32,6 +32,7 @@
  * not. Ordinary API errors (NoSuchKey...) are not recorded as errors.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -60,6 +61,8 @@ export interface UpstreamOptions {
    * if unset, any X-Amz-Security-Token header is rejected.
    */
   sessionToken?: string;
+  /** Serve HTTPS with this key and certificate (PEM), as AWS does. */
+  tls?: { key: string; cert: string };
 }
 
 export interface ReceivedRequest {
@@ -284,14 +287,15 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
   const startTime = wholeSeconds(new Date());
   let baseUrl = '';
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'text/plain' });
       }
       res.end(`fake upstream internal error: ${err instanceof Error ? err.stack : String(err)}`);
     });
-  });
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : http.createServer(onRequest);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -1230,7 +1234,7 @@ export async function startUpstream(opts: UpstreamOptions): Promise<FakeUpstream
       resolve();
     });
   });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     url: baseUrl,
