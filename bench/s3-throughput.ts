@@ -115,6 +115,8 @@ const selfCpu = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+// CPU time the hypervisor took from this VM (steal), summed over all CPUs, in seconds.
+const stealSeconds = (): number => Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8] ?? 0) / 100;
 const statusField = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 let rgw: Radosgw | undefined;
@@ -176,7 +178,7 @@ try {
 
   // The upstream's own CPU: the sink shares this process; radosgw has its own.
   const upstreamCpu = (): number => (rgw ? rgw.pids.reduce((a, pid) => a + cpuOf(pid), 0) : 0);
-  type Sample = { mibs: number; client: number; keyfence: number; upstream: number };
+  type Sample = { mibs: number; client: number; keyfence: number; upstream: number; steal: number };
   const results: Record<string, Sample[]> = {};
   const mib = SIZE / 1024 / 1024;
   for (let round = 0; round < ROUNDS; round++) {
@@ -187,8 +189,9 @@ try {
         const k0 = cpuOf(proc.pid!);
         const s0 = selfCpu();
         const u0 = upstreamCpu();
+        const st0 = stealSeconds();
         const seconds = side === 'direct' ? await transfer(upstreamUrl, master, method) : await transfer(gatewayUrl, creds, method);
-        (results[`${method} ${side}`] ??= []).push({ mibs: mib / seconds, client: (selfCpu() - s0) / seconds, keyfence: (cpuOf(proc.pid!) - k0) / seconds, upstream: (upstreamCpu() - u0) / seconds });
+        (results[`${method} ${side}`] ??= []).push({ mibs: mib / seconds, client: (selfCpu() - s0) / seconds, keyfence: (cpuOf(proc.pid!) - k0) / seconds, upstream: (upstreamCpu() - u0) / seconds, steal: (stealSeconds() - st0) / seconds });
         // radosgw frees an overwritten object's data in the background: let it, outside the timing.
         if (rgw && method === 'PUT') await new Promise((r) => setTimeout(r, 5000));
       }
@@ -209,6 +212,7 @@ try {
     const up = UPSTREAM === 'radosgw' ? ` radosgw ${median(d, 'upstream').toFixed(2)}` : '';
     const upK = UPSTREAM === 'radosgw' ? ` radosgw ${median(k, 'upstream').toFixed(2)}` : '';
     console.log(`${method.padEnd(4)} cores busy  direct: ${self} ${median(d, 'client').toFixed(2)}${up}  through keyfence: ${self} ${median(k, 'client').toFixed(2)} keyfence ${median(k, 'keyfence').toFixed(2)}${upK}`);
+    console.log(`${method.padEnd(4)} cores taken by the host (steal)  direct ${median(d, 'steal').toFixed(2)}  through keyfence ${median(k, 'steal').toFixed(2)}`);
   }
   console.log(`keyfence RSS idle ${idleRss.toFixed(0)} MiB, now ${statusField(proc.pid!, 'VmRSS').toFixed(0)} MiB, peak ${statusField(proc.pid!, 'VmHWM').toFixed(0)} MiB`);
 } finally {

@@ -2,11 +2,10 @@
 // path we authorized and signed (no URL normalisation, so S3 keys such as
 // "a/../b" reach S3 byte-exact).
 //
-// Why not undici: measured side by side on a 1 GiB stream over loopback
-// (bench/s3-throughput.mjs), the core client moved the same bytes with less
-// CPU and about 40 MiB less peak RSS. undici's parser runs in WebAssembly and
-// copies every body chunk into and out of its linear memory; the core parser
-// hands out one copy of each chunk.
+// Why not undici: on a 1 GiB stream over loopback (bench/s3-throughput.ts)
+// the core client kept keyfence's peak RSS about 40 MiB lower at the same
+// throughput. undici's parser runs in WebAssembly and copies every body chunk
+// into and out of its linear memory; the core parser hands out one copy.
 //
 // Must not retry (the client's SDK does), must not follow redirects, and must
 // not add headers we signed differently: the caller's headers are sent as
