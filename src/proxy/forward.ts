@@ -5,7 +5,8 @@
 //   hex sha256            → Sha256Gate (last chunk held until the hash matches)
 //   UNSIGNED-PAYLOAD      → as is
 //   unsigned + trailer    → forwarded intact, or decoded and checked (--s3-upstream-trailers decode)
-//   signed chunks         → every chunk verified with the subkey, re-signed with the master key
+//   signed chunks         → every chunk verified with the subkey, re-signed with the master key;
+//                           with a trailer and --s3-upstream-trailers decode, verified and decoded
 
 import type { Readable } from 'node:stream';
 import { Denial } from '../errors/denial.js';
@@ -14,7 +15,7 @@ import type { RequestDescription } from '../request/description.js';
 import type { AuthenticatedRequest } from '../server/authenticate.js';
 import type { WireRequest } from '../server/wire.js';
 import { singleHeader } from '../server/wire.js';
-import { createChunkDecoder, createChunkResigner, type ChunkSigningContext, DEFAULT_CHUNK_SIZE, signedChunkedLength, signedTrailerBytes } from '../sigv4/chunked.js';
+import { createChunkDecoder, createChunkResigner, createSignedChunkDecoder, type ChunkSigningContext, DEFAULT_CHUNK_SIZE, signedChunkedLength, signedTrailerBytes } from '../sigv4/chunked.js';
 import { uriEncode, type QueryParam } from '../sigv4/encoding.js';
 import { forwardableHeaders } from './headers.js';
 import type { MasterSigner } from './master-signer.js';
@@ -124,9 +125,17 @@ export function prepareForward(
       break;
     case 'signed-chunks': {
       if (payload.trailer && deps.trailers === 'decode') {
-        // The upstream cannot take trailers, and re-framing a signed trailer upload as plain data would
-        // drop a checksum the client asked S3 to check: refuse it rather than store it unchecked.
-        throw new Denial('UnsupportedPayloadMode', 'Signed-chunk uploads with trailers (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER) cannot be forwarded to this upstream, which has no trailer support; send the checksum as a header or use STREAMING-UNSIGNED-PAYLOAD-TRAILER.');
+        // The upstream cannot take trailers: verify every chunk and the trailer signature
+        // here, check the trailing checksum ourselves, and forward the plain payload.
+        const length = decodedLength(wire);
+        const names = trailerNames(wire);
+        withoutAwsChunked(headers);
+        for (const h of ['x-amz-decoded-content-length', 'x-amz-trailer', 'x-amz-sdk-checksum-algorithm', 'transfer-encoding']) delete headers[h];
+        headers['content-length'] = String(length);
+        headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        const verify = payload.verify;
+        wrap = (b) => b.pipe(createSignedChunkDecoder({ mode: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', verify, decodedLength: length, ...(names.length > 0 ? { trailerNames: names } : {}) }));
+        break;
       }
       const length = decodedLength(wire);
       const names = payload.trailer ? trailerNames(wire) : undefined;

@@ -4,10 +4,13 @@
 //    chunk signature (and the trailer signature) against the client's key,
 //    and re-emits the same bytes re-chunked at a fixed size and signed with
 //    keyfence's master key, so the upstream Content-Length is known up front.
+//  - createSignedChunkDecoder: verifies signed chunks the same way and emits
+//    the decoded object, checking the trailing checksum itself (for
+//    upstreams without trailer support).
 //  - createChunkDecoder: parses unsigned chunks (STREAMING-UNSIGNED-PAYLOAD-
 //    TRAILER) and emits the decoded object, checking the declared length and
 //    the trailing checksum.
-// Both fail closed: on any error they stop BEFORE the last bytes (the final
+// All fail closed: on any error they stop BEFORE the last bytes (the final
 // zero-size chunk, or the last piece of decoded data), so the upstream never
 // receives a complete body that was not verified.
 //
@@ -423,7 +426,7 @@ function checkLength(name: string, value: number | undefined): void {
 // ---------------------------------------------------------------------------
 // Output: signed chunks of a fixed size
 
-class SignedChunkWriter {
+class SignedChunkWriter implements VerifiedOutput {
   private pending: Buffer[] = [];
   private pendingLength = 0;
   private previous: string;
@@ -456,6 +459,11 @@ class SignedChunkWriter {
     this.out(Buffer.from(tail + '\r\n', 'latin1'));
   }
 
+  discard(): void {
+    this.pending = [];
+    this.pendingLength = 0;
+  }
+
   private emit(size: number): void {
     const pieces: Buffer[] = [];
     const hash = createHash('sha256');
@@ -480,16 +488,12 @@ class SignedChunkWriter {
 // ---------------------------------------------------------------------------
 // The re-signer
 
-export interface ChunkResignerOptions {
+export interface ChunkVerifierOptions {
   mode: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' | 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
   /** The client's key and seed signature. */
   verify: ChunkSigningContext;
-  /** keyfence's master key and the seed signature of the upstream request. */
-  resign: ChunkSigningContext;
   /** Largest client chunk accepted (default 16 MiB); a larger one is refused before its data is read. */
   maxChunk?: number;
-  /** Output chunk size (default 64 KiB, at least 8 KiB). */
-  chunkSize?: number;
   /** x-amz-decoded-content-length: when given, the decoded total must equal it (checked as it flows). */
   decodedLength?: number;
   /**
@@ -497,6 +501,24 @@ export interface ChunkResignerOptions {
    * checksums, so the output is exactly signedChunkedLength(decodedLength, chunkSize, signedTrailerBytes(trailerNames)).
    */
   trailerNames?: readonly string[];
+}
+
+export interface ChunkResignerOptions extends ChunkVerifierOptions {
+  /** keyfence's master key and the seed signature of the upstream request. */
+  resign: ChunkSigningContext;
+  /** Output chunk size (default 64 KiB, at least 8 KiB). */
+  chunkSize?: number;
+}
+
+/**
+ * Where verified data goes: re-signed chunks for the upstream, or the plain
+ * payload. `finish` runs only once every signature has been checked, and
+ * emits whatever the output held back.
+ */
+interface VerifiedOutput {
+  write(piece: Buffer): void;
+  finish(trailers: ReadonlyArray<readonly [string, string]> | undefined): void;
+  discard(): void;
 }
 
 /** One client chunk, held until its signature is checked. */
@@ -548,9 +570,9 @@ abstract class ChunkedTransform extends Transform {
   }
 }
 
-class ChunkResigner extends ChunkedTransform {
+class SignedChunkVerifier extends ChunkedTransform {
   protected readonly parser: ChunkedParser;
-  private readonly writer: SignedChunkWriter;
+  private readonly writer: VerifiedOutput;
   private readonly withTrailer: boolean;
   private readonly expectedTrailers: Set<string> | undefined;
   private previous: string;
@@ -559,21 +581,22 @@ class ChunkResigner extends ChunkedTransform {
   private trailers: Array<[string, string]> = [];
   private trailerSig: string | undefined;
 
-  constructor(private readonly opts: ChunkResignerOptions) {
+  constructor(
+    private readonly opts: ChunkVerifierOptions,
+    output: (push: (b: Buffer) => void) => VerifiedOutput,
+  ) {
     super();
     if (opts.mode !== STREAMING_SIGNED && opts.mode !== STREAMING_SIGNED_TRAILER) {
       throw new Denial('UnsupportedPayloadMode');
     }
     const maxChunk = opts.maxChunk ?? MAX_CHUNK_SIZE;
-    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isSafeInteger(maxChunk) || maxChunk < 1) throw new RangeError('maxChunk must be a positive integer');
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE) throw new RangeError(`chunkSize must be an integer >= ${MIN_CHUNK_SIZE}`);
     checkLength('x-amz-decoded-content-length', opts.decodedLength);
     this.withTrailer = opts.mode === STREAMING_SIGNED_TRAILER;
     this.expectedTrailers = opts.trailerNames ? new Set(opts.trailerNames.map((n) => n.trim().toLowerCase())) : undefined;
     if (this.expectedTrailers) signedTrailerBytes([...this.expectedTrailers]); // refuses unknown names now
     this.previous = opts.verify.seedSignature;
-    this.writer = new SignedChunkWriter(opts.resign, chunkSize, (b) => this.push(b));
+    this.writer = output((b) => this.push(b));
     this.parser = new ChunkedParser(true, maxChunk, {
       header: (size, signature) => this.onHeader(size, signature as string),
       data: (piece) => {
@@ -650,6 +673,11 @@ class ChunkResigner extends ChunkedTransform {
     // last data chunk and the final zero-size chunk go out.
     this.writer.finish(this.withTrailer ? this.trailers : undefined);
   }
+
+  protected override discard(): void {
+    this.chunk = undefined;
+    this.writer.discard();
+  }
 }
 
 /**
@@ -660,7 +688,58 @@ class ChunkResigner extends ChunkedTransform {
  * the upstream never receives a complete valid upload.
  */
 export function createChunkResigner(opts: ChunkResignerOptions): Transform {
-  return new ChunkResigner(opts);
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE) throw new RangeError(`chunkSize must be an integer >= ${MIN_CHUNK_SIZE}`);
+  return new SignedChunkVerifier(opts, (push) => new SignedChunkWriter(opts.resign, chunkSize, push));
+}
+
+/** The plain payload, with the newest piece held back until the trailer's checksums match it. */
+class PlainOutput implements VerifiedOutput {
+  private readonly checksums = new Map<ChecksumTrailer, Checksum>();
+  private held: Buffer | undefined;
+
+  constructor(
+    declared: readonly string[] | undefined,
+    private readonly out: (b: Buffer) => void,
+  ) {
+    const names = declared ? declared.map((n) => n.trim().toLowerCase()) : (Object.keys(CHECKSUM_TRAILERS) as ChecksumTrailer[]);
+    for (const name of names) {
+      if (!isChecksumTrailer(name)) throw new Denial('MalformedRequest', `x-amz-trailer ${name.slice(0, 64)} is not a checksum S3 accepts.`);
+      this.checksums.set(name, createChecksum(name));
+    }
+  }
+
+  write(piece: Buffer): void {
+    if (piece.length === 0) return;
+    for (const checksum of this.checksums.values()) checksum.update(piece);
+    const previous = this.held;
+    this.held = piece;
+    if (previous) this.out(previous);
+  }
+
+  finish(trailers: ReadonlyArray<readonly [string, string]> | undefined): void {
+    for (const [name, value] of trailers ?? []) {
+      const checksum = this.checksums.get(name as ChecksumTrailer);
+      if (!checksum) throw malformed(`trailer ${name} is not a checksum keyfence can check`);
+      if (checksum.digest().toString('base64') !== value) throw new Denial('PayloadHashMismatch', `The ${name} trailer does not match the data sent.`);
+    }
+    if (this.held) this.out(this.held);
+    this.held = undefined;
+  }
+
+  discard(): void {
+    this.held = undefined;
+  }
+}
+
+/**
+ * Verifies a signed aws-chunked upload exactly as createChunkResigner does,
+ * and emits the decoded payload instead of re-signed chunks: for upstreams
+ * that cannot take trailers. Trailing checksums are checked here, and the
+ * last piece of data is held back until they match.
+ */
+export function createSignedChunkDecoder(opts: ChunkVerifierOptions): Transform {
+  return new SignedChunkVerifier(opts, (push) => new PlainOutput(opts.trailerNames, push));
 }
 
 // ---------------------------------------------------------------------------

@@ -250,10 +250,42 @@ for (const [label, skip, setup] of setups) {
       });
       if (label.startsWith('verifying')) {
         t.equal(status, 200, 'verified, re-signed (chunks and trailer) and accepted by the verifying upstream');
-        t.equal(sha(await backend.get('team-a', 'chunks/trailer.bin')), sha(data));
       } else {
-        t.equal(status, 501, 'refused explicitly: this upstream cannot take trailers');
-        t.equal(await backend.get('team-a', 'chunks/trailer.bin'), undefined);
+        t.equal(status, 200, 'verified chunk by chunk, checksum checked by keyfence, stored decoded by radosgw');
+      }
+      t.equal(sha(await backend.get('team-a', 'chunks/trailer.bin')), sha(data));
+    });
+
+    t.test('a signed-chunk upload whose signed checksum trailer is wrong stores nothing', async (t) => {
+      const url = new URL(h.url);
+      const data = randomBytes(100 * 1024);
+      // The client signs a checksum that does not match the data: every signature verifies.
+      const trailers: Array<[string, string]> = [['x-amz-checksum-crc32', checksumBase64('x-amz-checksum-crc32', Buffer.from('not the data'))]];
+      const len = encodeSigned(data, signingContext(creds.secretAccessKey, '20260101T000000Z', 'us-east-1', '0'.repeat(64)), [64 * 1024], trailers).length;
+      const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
+      const signed = await signer.sign({
+        method: 'PUT', protocol: 'https:', hostname: url.hostname, port: Number(url.port), path: '/team-a/chunks/bad-trailer.bin', query: {},
+        headers: {
+          host: url.host, 'content-encoding': 'aws-chunked', 'content-length': String(len), 'x-amz-trailer': 'x-amz-checksum-crc32',
+          'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', 'x-amz-decoded-content-length': String(data.length),
+        },
+      });
+      const seed = /Signature=([0-9a-f]{64})/.exec(String(signed.headers['authorization']))?.[1] as string;
+      const body = encodeSigned(data, signingContext(creds.secretAccessKey, String(signed.headers['x-amz-date']), 'us-east-1', seed), [64 * 1024], trailers);
+      const { request } = await import('node:https');
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: '/team-a/chunks/bad-trailer.bin', headers: signed.headers as Record<string, string>, ca }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve(-1) : reject(e)));
+        req.end(body);
+      });
+      t.not(status, 200, `refused (status ${status})`);
+      t.equal(await backend.get('team-a', 'chunks/bad-trailer.bin'), undefined, 'nothing stored');
+      if (!label.startsWith('verifying')) {
+        const rec = h.audit().filter((r) => r.requestParameters?.['key'] === 'chunks/bad-trailer.bin').pop();
+        t.equal(rec?.reason, 'PayloadHashMismatch', 'keyfence caught the checksum itself, and audited it');
       }
     });
 

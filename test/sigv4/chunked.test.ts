@@ -23,6 +23,7 @@ import {
   createChecksum,
   createChunkDecoder,
   createChunkResigner,
+  createSignedChunkDecoder,
   signedChunkedLength,
   signedTrailerBytes,
   trailerSignature,
@@ -368,6 +369,47 @@ t.test('signed trailer with x-amz-checksum-crc32', async (t) => {
 
   const meta = encodeSigned(data, A, [65536], [['x-amz-meta-x', 'y']]);
   t.equal(reasonOf((await run(createChunkResigner({ ...opts, trailerNames: undefined }), meta)).err), 'MalformedRequest', 'only checksum trailers are accepted');
+});
+
+t.test('signed decoder: verified like the re-signer, emitted plain, checksum checked here', async (t) => {
+  const data = randomBytes(200_000);
+  const checksum = crc32Base64(data);
+  const opts = { mode: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' as const, verify: A, decodedLength: data.length, trailerNames: ['x-amz-checksum-crc32'] };
+  const body = encodeSigned(data, A, randomSizes(6), [['x-amz-checksum-crc32', checksum]]);
+  for (const piece of [() => 1 << 30, () => 5, () => randomInt(1, 5000)]) {
+    const { out, err } = await run(createSignedChunkDecoder(opts), body, piece);
+    t.equal(err, undefined);
+    t.ok(out.equals(data), 'the output is the object itself');
+  }
+
+  // A checksum that does not match the data, correctly signed by the client: only our own check catches it.
+  const wrongSum = encodeSigned(data, A, [65536], [['x-amz-checksum-crc32', crc32Base64(Buffer.from('other'))]]);
+  const r1 = await run(createSignedChunkDecoder(opts), wrongSum, () => randomInt(1, 5000));
+  t.equal(reasonOf(r1.err), 'PayloadHashMismatch');
+  t.ok(r1.out.length < data.length, 'the last piece of data was held back');
+
+  const sigAt = body.lastIndexOf('x-amz-trailer-signature:') + 24;
+  const wrongSig = Buffer.from(body);
+  wrongSig[sigAt + 3] = wrongSig[sigAt + 3] === 0x61 ? 0x62 : 0x61;
+  const r2 = await run(createSignedChunkDecoder(opts), wrongSig);
+  t.equal(reasonOf(r2.err), 'SignatureMismatch', 'a wrong trailer signature fails');
+  t.ok(r2.out.length < data.length);
+
+  const flipped = Buffer.from(body);
+  flipped[1000] = (flipped[1000] as number) ^ 1;
+  const r3 = await run(createSignedChunkDecoder(opts), flipped);
+  t.equal(reasonOf(r3.err), 'SignatureMismatch', 'a flipped data byte fails its chunk signature');
+  t.equal(r3.out.length, 0, 'nothing of an unverified chunk is emitted');
+
+  const sha256Trailer = encodeSigned(data, A, [65536], [['x-amz-checksum-sha256', createHash('sha256').update(data).digest('base64')]]);
+  const r4 = await run(createSignedChunkDecoder({ ...opts, trailerNames: ['x-amz-checksum-sha256'] }), sha256Trailer);
+  t.equal(r4.err, undefined, 'other checksums work the same way');
+  t.ok(r4.out.equals(data));
+  t.equal(reasonOf((await run(createSignedChunkDecoder(opts), sha256Trailer)).err), 'MalformedRequest', 'a checksum other than the declared one');
+
+  const short = await run(createSignedChunkDecoder({ ...opts, decodedLength: data.length + 1 }), body);
+  t.equal(reasonOf(short.err), 'MalformedRequest', 'shorter than x-amz-decoded-content-length');
+  t.throws(() => createSignedChunkDecoder({ ...opts, trailerNames: ['x-amz-meta-x'] }), 'an x-amz-trailer that is not a checksum is refused up front');
 });
 
 // --- 5. The unsigned decoder, fed by real SDKs ------------------------------
