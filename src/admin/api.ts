@@ -16,6 +16,7 @@ import { adminRecord, type AdminEventName } from '../audit/admin.js';
 import { EVENT_VERSION, newEventId, type AuditRecord } from '../audit/record.js';
 import type { AuditSink } from '../audit/sink.js';
 import { parseAddress } from '../net/cidr.js';
+import type { Lockout } from '../net/lockout.js';
 import type { Role } from '../policy/types.js';
 import { publicKey } from '../subkeys/public.js';
 import { IssueError, KeyStateError, LOOKS_LIKE_ADMIN_TOKEN, type IssuedCredentials, type ListFilter, type SubkeyService } from '../subkeys/subkeys.js';
@@ -51,6 +52,11 @@ export interface AdminApiDeps {
   readonly logger?: FastifyServerOptions['logger'];
   /** Serve HTTPS (add ca + requestCert + rejectUnauthorized for client certificates). */
   readonly https?: HttpsOptions;
+  /**
+   * Addresses that keep presenting bad admin tokens are refused (429) for a
+   * while. Only 401s count: a valid token with too small a scope does not.
+   */
+  readonly lockout?: Lockout;
 }
 
 /** What a route needs: no token, or a token of one of these scopes. */
@@ -161,8 +167,32 @@ export function buildAdminApi(deps: AdminApiDeps): FastifyInstance {
     };
     deps.audit.write(record);
     request.log.warn({ op, reason: f.reason, sourceIp: record.sourceIPAddress, ...(f.name !== undefined ? { admin: f.name } : {}) }, 'admin request refused');
+    if (f.status === 401) lockoutFailure(request, record.sourceIPAddress);
     if (f.status === 401) void reply.header('www-authenticate', 'Bearer realm="keyfence-admin"');
     return reply.code(f.status).send({ error: { code: f.status === 401 ? 'Unauthorized' : 'Forbidden', message: f.message } });
+  }
+
+  /** Count a failed authentication; the failure that locks the address is audited, once. */
+  function lockoutFailure(request: FastifyRequest, ip: string): void {
+    if (!deps.lockout) return;
+    const now = deps.now();
+    const result = deps.lockout.fail(ip, now);
+    if (!result.lockedNow || result.until === undefined) return;
+    request.log.warn({ sourceIp: ip, failures: result.failures }, 'address locked out of the admin API after repeated authentication failures');
+    deps.audit.write({
+      eventVersion: EVENT_VERSION,
+      eventTime: new Date(now).toISOString(),
+      eventID: newEventId(),
+      eventType: 'Lockout',
+      eventSource: 'keyfence.admin',
+      eventName: 'LockoutStarted',
+      sourceIPAddress: ip,
+      userIdentity: { type: 'Unauthenticated' },
+      errorCode: 'LockedOut',
+      errorMessage: `${result.failures} failed admin authentications; locked until ${new Date(result.until).toISOString()}.`,
+      lockout: { failures: result.failures, until: new Date(result.until).toISOString(), durationMs: result.until - now },
+      ...context(request),
+    });
   }
 
   app.addHook('onRequest', async (request, reply) => {
@@ -170,6 +200,15 @@ export function buildAdminApi(deps: AdminApiDeps): FastifyInstance {
     const config = configOf(request);
     if (!config || config.access === 'public') return;
     void reply.header('cache-control', 'no-store');
+    // A locked address is refused before its token is looked at, so guessing learns nothing.
+    const lock = deps.lockout?.check(sourceIp(request), deps.now());
+    if (lock?.locked) {
+      const retryAfter = Math.max(1, Math.ceil(((lock.until ?? 0) - deps.now()) / 1000));
+      return reply
+        .code(429)
+        .header('retry-after', String(retryAfter))
+        .send({ error: { code: 'TooManyRequests', message: `Too many failed admin authentications from this address; try again in ${retryAfter} s.` } });
+    }
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
       return authFailure(request, reply, { status: 401, reason: 'MissingAdminToken', message: 'This endpoint needs an admin token: Authorization: Bearer <token>.' });

@@ -168,11 +168,12 @@ export function registerServe(program: Command): void {
       }
       const threshold = Number(opts['lockoutThreshold']);
       if (!Number.isInteger(threshold) || threshold < 0 || threshold > 1_000_000) throw new ConfigError('--lockout-threshold must be a whole number (0 disables lockout)');
-      const lockout = new Lockout({
+      const lockoutOptions = {
         threshold,
         windowMs: parseDuration(opts['lockoutWindow'] as string, '--lockout-window'),
         durationMs: parseDuration(opts['lockoutDuration'] as string, '--lockout-duration'),
-      });
+      };
+      const lockout = new Lockout(lockoutOptions);
       const metrics = new GatewayMetrics();
       const readFile = (path: string, option: string) => {
         try {
@@ -217,6 +218,8 @@ export function registerServe(program: Command): void {
         adminTokens = new AdminTokenStore(dataDir);
         admin = buildAdminApi({
           subkeys, adminTokens, audit, roles, now: Date.now, metrics: metrics.registry,
+          // Same settings as the gateway's, counted separately: failing one does not lock the other.
+          lockout: new Lockout(lockoutOptions),
           ready: () => app.server.listening,
           logger: { ...LOGGER_OPTIONS, level: opts['logLevel'] as string },
           ...(adminHttps ? { https: adminHttps } : {}),

@@ -3,6 +3,7 @@
 // subkey store, the real audit file, a captured operational log and admin
 // tokens of every scope. Everything is stopped by close().
 
+import { Lockout, type LockoutOptions } from '../../src/net/lockout.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,7 +71,7 @@ export interface AdminHarness {
   close(): Promise<void>;
 }
 
-export async function startAdminApi(opts: { flushIntervalMs?: number; https?: import('node:https').ServerOptions } = {}): Promise<AdminHarness> {
+export async function startAdminApi(opts: { flushIntervalMs?: number; https?: import('node:https').ServerOptions; lockout?: LockoutOptions } = {}): Promise<AdminHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyfence-admin-'));
   const clock = { now: T0 };
   const now = () => clock.now;
@@ -98,6 +99,7 @@ export async function startAdminApi(opts: { flushIntervalMs?: number; https?: im
     ready: () => ready.value,
     logger: { ...LOGGER_OPTIONS, level: 'trace', stream: { write: (s: string) => void (log += s) } },
     ...(opts.https ? { https: opts.https } : {}),
+    ...(opts.lockout ? { lockout: new Lockout(opts.lockout) } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `${opts.https ? 'https' : 'http'}://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
