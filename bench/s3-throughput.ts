@@ -5,12 +5,14 @@
 //
 //   npm run build
 //   TS_NODE_TRANSPILE_ONLY=1 node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs \
-//     bench/s3-throughput.ts [--upstream sink|radosgw] [--size-mib 1024] [--rounds 3]
+//     bench/s3-throughput.ts [--upstream sink|radosgw] [--rate-mibs N] [--size-mib 1024] [--rounds 3]
 //
 // Upstreams:
 //   sink     a minimal streaming S3 stand-in in this process: it counts PUT bodies
 //            and generates GET bodies, so only the proxies' own cost is measured
-//            (the worst case for keyfence: nothing else is slow).
+//            (the worst case for keyfence: nothing else is slow). With
+//            --rate-mibs N it moves at most N MiB/s per transfer, as one
+//            stream to S3 over a network would.
 //   radosgw  Ceph's radosgw on loopback (test/helpers/radosgw.ts), a real S3
 //            implementation storing the object in RAM, as in the integration tests.
 // keyfence runs as its own process (bin/keyfence.js serve, compiled dist/) so
@@ -41,6 +43,9 @@ const SIZE = Number(opt('size-mib', '1024')) * 1024 * 1024;
 const ROUNDS = Number(opt('rounds', '3'));
 const UPSTREAM = opt('upstream', 'sink');
 if (UPSTREAM !== 'sink' && UPSTREAM !== 'radosgw') throw new Error('--upstream is sink or radosgw');
+// --rate-mibs N: the sink moves at most N MiB/s per transfer, like one stream to S3 over a network.
+const RATE = Number(opt('rate-mibs', '0')) * 1024 * 1024;
+if (RATE && UPSTREAM !== 'sink') throw new Error('--rate-mibs applies to --upstream sink');
 const BUCKET = 'team-a';
 const KEY = 'bench.bin';
 const root = new URL('..', import.meta.url).pathname;
@@ -48,31 +53,52 @@ const root = new URL('..', import.meta.url).pathname;
 // A pattern generator: fast, deterministic bytes without holding the object.
 const BLOCK = Buffer.alloc(1024 * 1024);
 for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = (i * 31 + 7) & 0xff;
-function body(size: number): Readable {
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= size) return void this.push(null);
-      const n = Math.min(BLOCK.length, size - sent);
-      sent += n;
-      this.push(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n));
-    },
-  });
+class Pattern extends Readable {
+  private sent = 0;
+  private readonly started = Date.now();
+  constructor(
+    private readonly size: number,
+    private readonly rate: number,
+  ) {
+    super();
+  }
+  override _read(): void {
+    if (this.sent >= this.size) return void this.push(null);
+    // Paced: wait until the rate allows the bytes already sent.
+    const early = this.rate ? (this.sent / this.rate) * 1000 - (Date.now() - this.started) : 0;
+    if (early > 1) return void setTimeout(() => this.emitBlock(), early);
+    this.emitBlock();
+  }
+  private emitBlock(): void {
+    const n = Math.min(BLOCK.length, this.size - this.sent);
+    this.sent += n;
+    this.push(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n));
+  }
 }
+const body = (size: number, rate = 0): Readable => new Pattern(size, rate);
 
 function sinkUpstream(): Promise<Server> {
   const server = createServer((req, res) => {
     res.setHeader('x-amz-request-id', 'bench');
     if (req.method === 'PUT') {
       let n = 0;
-      req.on('data', (c: Buffer) => (n += c.length));
+      const started = Date.now();
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        // Paced: stop reading until the rate allows what has arrived (TCP then holds the sender back).
+        const early = RATE ? (n / RATE) * 1000 - (Date.now() - started) : 0;
+        if (early > 1) {
+          req.pause();
+          setTimeout(() => req.resume(), early);
+        }
+      });
       req.on('end', () => {
         res.setHeader('etag', `"${n}"`);
         res.end();
       });
     } else if (req.method === 'GET') {
       res.setHeader('content-length', String(SIZE));
-      body(SIZE).pipe(res);
+      body(SIZE, RATE).pipe(res);
     } else {
       res.statusCode = 405;
       res.end();
@@ -198,7 +224,7 @@ try {
     }
   }
   const median = (xs: Sample[], k: keyof Sample) => xs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`upstream ${UPSTREAM}, object ${mib} MiB, ${ROUNDS} rounds, UNSIGNED-PAYLOAD over loopback HTTP, ${ROUNDS} transfers per side`);
+  console.log(`upstream ${UPSTREAM}${RATE ? ` paced at ${RATE / 1024 / 1024} MiB/s` : ''}, object ${mib} MiB, ${ROUNDS} rounds, UNSIGNED-PAYLOAD over loopback HTTP, ${ROUNDS} transfers per side`);
   for (const method of ['PUT', 'GET']) {
     const d = results[`${method} direct`]!;
     const k = results[`${method} keyfence`]!;
