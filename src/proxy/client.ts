@@ -1,6 +1,7 @@
 // The upstream HTTP client: Node's own http/https client, given the exact
 // path we authorized and signed (no URL normalisation, so S3 keys such as
-// "a/../b" reach S3 byte-exact).
+// "a/../b" reach S3 byte-exact). Not @fastify/http-proxy or reply-from: they
+// resolve paths with WHATWG URL rules and refuse ".." segments.
 //
 // Why not undici: on a 1 GiB stream over loopback (bench/s3-throughput.ts)
 // the core client kept keyfence's peak RSS about 40 MiB lower at the same
