@@ -70,6 +70,14 @@ function withoutAwsChunked(headers: Record<string, string>): void {
   else headers['content-encoding'] = rest.join(',');
 }
 
+/** Headers for an aws-chunked upload forwarded decoded: a plain body of the decoded length. */
+function asPlainUpload(headers: Record<string, string>, length: number): void {
+  withoutAwsChunked(headers);
+  for (const h of ['x-amz-decoded-content-length', 'x-amz-trailer', 'x-amz-sdk-checksum-algorithm', 'transfer-encoding']) delete headers[h];
+  headers['content-length'] = String(length);
+  headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+}
+
 export interface ForwardDeps {
   readonly signer: MasterSigner;
   readonly upstream: UpstreamResolver;
@@ -116,10 +124,7 @@ export function prepareForward(
         const length = decodedLength(wire);
         const names = trailerNames(wire);
         if (names.length > 1) throw new Denial('MalformedRequest', 'At most one checksum trailer is supported.');
-        withoutAwsChunked(headers);
-        for (const h of ['x-amz-decoded-content-length', 'x-amz-trailer', 'x-amz-sdk-checksum-algorithm', 'transfer-encoding']) delete headers[h];
-        headers['content-length'] = String(length);
-        headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        asPlainUpload(headers, length);
         wrap = (b) => b.pipe(createChunkDecoder({ signed: false, decodedLength: length, expectTrailer: names.length > 0, ...(names[0] ? { trailerName: names[0] } : {}) }));
       }
       break;
@@ -129,10 +134,7 @@ export function prepareForward(
         // here, check the trailing checksum ourselves, and forward the plain payload.
         const length = decodedLength(wire);
         const names = trailerNames(wire);
-        withoutAwsChunked(headers);
-        for (const h of ['x-amz-decoded-content-length', 'x-amz-trailer', 'x-amz-sdk-checksum-algorithm', 'transfer-encoding']) delete headers[h];
-        headers['content-length'] = String(length);
-        headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        asPlainUpload(headers, length);
         const verify = payload.verify;
         wrap = (b) => b.pipe(createSignedChunkDecoder({ mode: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', verify, decodedLength: length, ...(names.length > 0 ? { trailerNames: names } : {}) }));
         break;
