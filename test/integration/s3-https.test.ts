@@ -224,63 +224,47 @@ for (const [label, skip, setup] of setups) {
       t.equal(rec?.reason, 'SignatureMismatch', 'the failed chunk is audited');
     });
 
-    t.test('a signed-chunk upload with a signed checksum trailer', async (t) => {
+    /** A hand-made STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER upload, every signature valid; resolves to the status (-1: connection cut). */
+    const putSignedWithTrailer = async (key: string, data: Buffer, trailers: Array<[string, string]>): Promise<number> => {
       const url = new URL(h.url);
-      const data = randomBytes(150 * 1024);
-      const trailers: Array<[string, string]> = [['x-amz-checksum-crc32', checksumBase64('x-amz-checksum-crc32', data)]];
       const len = encodeSigned(data, signingContext(creds.secretAccessKey, '20260101T000000Z', 'us-east-1', '0'.repeat(64)), [64 * 1024], trailers).length;
       const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
       const signed = await signer.sign({
-        method: 'PUT', protocol: 'https:', hostname: url.hostname, port: Number(url.port), path: '/team-a/chunks/trailer.bin', query: {},
+        method: 'PUT', protocol: 'https:', hostname: url.hostname, port: Number(url.port), path: `/team-a/${key}`, query: {},
         headers: {
-          host: url.host, 'content-encoding': 'aws-chunked', 'content-length': String(len), 'x-amz-trailer': 'x-amz-checksum-crc32',
+          host: url.host, 'content-encoding': 'aws-chunked', 'content-length': String(len), 'x-amz-trailer': trailers.map(([n]) => n).join(','),
           'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', 'x-amz-decoded-content-length': String(data.length),
         },
       });
       const seed = /Signature=([0-9a-f]{64})/.exec(String(signed.headers['authorization']))?.[1] as string;
       const body = encodeSigned(data, signingContext(creds.secretAccessKey, String(signed.headers['x-amz-date']), 'us-east-1', seed), [64 * 1024], trailers);
       const { request } = await import('node:https');
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: '/team-a/chunks/trailer.bin', headers: signed.headers as Record<string, string>, ca }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
-      if (label.startsWith('verifying')) {
-        t.equal(status, 200, 'verified, re-signed (chunks and trailer) and accepted by the verifying upstream');
-      } else {
-        t.equal(status, 200, 'verified chunk by chunk, checksum checked by keyfence, stored decoded by radosgw');
-      }
-      t.equal(sha(await backend.get('team-a', 'chunks/trailer.bin')), sha(data));
-    });
-
-    t.test('a signed-chunk upload whose signed checksum trailer is wrong stores nothing', async (t) => {
-      const url = new URL(h.url);
-      const data = randomBytes(100 * 1024);
-      // The client signs a checksum that does not match the data: every signature verifies.
-      const trailers: Array<[string, string]> = [['x-amz-checksum-crc32', checksumBase64('x-amz-checksum-crc32', Buffer.from('not the data'))]];
-      const len = encodeSigned(data, signingContext(creds.secretAccessKey, '20260101T000000Z', 'us-east-1', '0'.repeat(64)), [64 * 1024], trailers).length;
-      const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
-      const signed = await signer.sign({
-        method: 'PUT', protocol: 'https:', hostname: url.hostname, port: Number(url.port), path: '/team-a/chunks/bad-trailer.bin', query: {},
-        headers: {
-          host: url.host, 'content-encoding': 'aws-chunked', 'content-length': String(len), 'x-amz-trailer': 'x-amz-checksum-crc32',
-          'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', 'x-amz-decoded-content-length': String(data.length),
-        },
-      });
-      const seed = /Signature=([0-9a-f]{64})/.exec(String(signed.headers['authorization']))?.[1] as string;
-      const body = encodeSigned(data, signingContext(creds.secretAccessKey, String(signed.headers['x-amz-date']), 'us-east-1', seed), [64 * 1024], trailers);
-      const { request } = await import('node:https');
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: '/team-a/chunks/bad-trailer.bin', headers: signed.headers as Record<string, string>, ca }, (res) => {
+      return new Promise<number>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: `/team-a/${key}`, headers: signed.headers as Record<string, string>, ca }, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
         });
         req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve(-1) : reject(e)));
         req.end(body);
       });
+    };
+
+    t.test('a signed-chunk upload with a signed checksum trailer', async (t) => {
+      const data = randomBytes(150 * 1024);
+      const status = await putSignedWithTrailer('chunks/trailer.bin', data, [['x-amz-checksum-crc32', checksumBase64('x-amz-checksum-crc32', data)]]);
+      t.equal(
+        status,
+        200,
+        label.startsWith('verifying')
+          ? 'verified, re-signed (chunks and trailer) and accepted by the verifying upstream'
+          : 'verified chunk by chunk, checksum checked by keyfence, stored decoded by radosgw',
+      );
+      t.equal(sha(await backend.get('team-a', 'chunks/trailer.bin')), sha(data));
+    });
+
+    t.test('a signed-chunk upload whose signed checksum trailer is wrong stores nothing', async (t) => {
+      // The client signs a checksum that does not match the data: every signature verifies.
+      const status = await putSignedWithTrailer('chunks/bad-trailer.bin', randomBytes(100 * 1024), [['x-amz-checksum-crc32', checksumBase64('x-amz-checksum-crc32', Buffer.from('not the data'))]]);
       t.not(status, 200, `refused (status ${status})`);
       t.equal(await backend.get('team-a', 'chunks/bad-trailer.bin'), undefined, 'nothing stored');
       if (!label.startsWith('verifying')) {
