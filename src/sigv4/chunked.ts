@@ -762,9 +762,8 @@ export interface ChunkDecoderOptions {
 
 class ChunkDecoder extends ChunkedTransform {
   protected readonly parser: ChunkedParser;
-  private readonly checksums = new Map<ChecksumTrailer, Checksum>();
   private readonly declared: ChecksumTrailer | undefined;
-  private held: Buffer | undefined;
+  private readonly output: PlainOutput;
   private total = 0;
   private trailers: Array<[ChecksumTrailer, string]> = [];
 
@@ -774,22 +773,20 @@ class ChunkDecoder extends ChunkedTransform {
     checkLength('x-amz-decoded-content-length', opts.decodedLength);
     const maxChunk = opts.maxChunk ?? MAX_CHUNK_SIZE;
     if (!Number.isSafeInteger(maxChunk) || maxChunk < 1) throw new RangeError('maxChunk must be a positive integer');
-    if (opts.trailerName !== undefined) {
-      const name = opts.trailerName.trim().toLowerCase();
-      if (!isChecksumTrailer(name)) throw new Denial('MalformedRequest', `x-amz-trailer ${name.slice(0, 64)} is not a checksum S3 accepts.`);
-      this.declared = name;
-    }
-    if (opts.expectTrailer) {
-      const names = this.declared ? [this.declared] : (Object.keys(CHECKSUM_TRAILERS) as ChecksumTrailer[]);
-      for (const name of names) this.checksums.set(name, createChecksum(name));
-    }
+    // The declared checksum; without one, every kind S3 accepts if a trailer will come, else none.
+    const names = opts.trailerName !== undefined ? [opts.trailerName] : opts.expectTrailer ? undefined : [];
+    this.output = new PlainOutput(names, (b) => this.push(b));
+    this.declared = opts.trailerName !== undefined ? (opts.trailerName.trim().toLowerCase() as ChecksumTrailer) : undefined;
     this.parser = new ChunkedParser(false, maxChunk, {
       header: (size) => {
         if (this.total + size > opts.decodedLength) {
           throw new Denial('MalformedRequest', 'The aws-chunked body is longer than x-amz-decoded-content-length.');
         }
       },
-      data: (piece) => this.onData(piece),
+      data: (piece) => {
+        this.total += piece.length;
+        this.output.write(piece);
+      },
       chunkEnd: () => undefined,
       finalChunk: () => {
         if (this.total !== opts.decodedLength) {
@@ -799,15 +796,6 @@ class ChunkDecoder extends ChunkedTransform {
       trailer: (name, value) => this.onTrailer(name, value),
       end: () => this.onEnd(),
     });
-  }
-
-  private onData(piece: Buffer): void {
-    this.total += piece.length;
-    for (const checksum of this.checksums.values()) checksum.update(piece);
-    // Hold back the newest piece: it goes out only once length and checksum are verified.
-    const previous = this.held;
-    this.held = piece;
-    if (previous) this.push(previous);
   }
 
   private onTrailer(name: string, value: string): void {
@@ -820,22 +808,17 @@ class ChunkDecoder extends ChunkedTransform {
   }
 
   private onEnd(): void {
-    if (!this.opts.expectTrailer) return;
-    if (this.trailers.length === 0) throw malformed('the declared checksum trailer is missing');
-    for (const [name, value] of this.trailers) {
-      const computed = (this.checksums.get(name) as Checksum).digest().toString('base64');
-      if (computed !== value) throw new Denial('PayloadHashMismatch', `The ${name} trailer does not match the data sent.`);
-    }
+    if (this.opts.expectTrailer && this.trailers.length === 0) throw malformed('the declared checksum trailer is missing');
   }
 
   protected finish(): void {
     this.parser.finish(!this.opts.expectTrailer);
-    if (this.held) this.push(this.held);
-    this.held = undefined;
+    // The checksums are compared here, and only then does the held-back last piece go out.
+    this.output.finish(this.trailers);
   }
 
   protected override discard(): void {
-    this.held = undefined;
+    this.output.discard();
   }
 }
 
