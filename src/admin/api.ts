@@ -167,8 +167,10 @@ export function buildAdminApi(deps: AdminApiDeps): FastifyInstance {
     };
     deps.audit.write(record);
     request.log.warn({ op, reason: f.reason, sourceIp: record.sourceIPAddress, ...(f.name !== undefined ? { admin: f.name } : {}) }, 'admin request refused');
-    if (f.status === 401) lockoutFailure(request, record.sourceIPAddress);
-    if (f.status === 401) void reply.header('www-authenticate', 'Bearer realm="keyfence-admin"');
+    if (f.status === 401) {
+      lockoutFailure(request, record.sourceIPAddress);
+      void reply.header('www-authenticate', 'Bearer realm="keyfence-admin"');
+    }
     return reply.code(f.status).send({ error: { code: f.status === 401 ? 'Unauthorized' : 'Forbidden', message: f.message } });
   }
 
