@@ -6,7 +6,7 @@
 import aws4 from 'aws4';
 import { Denial } from '../errors/denial.js';
 import { scopeString, signingKey } from '../sigv4/canonical.js';
-import type { ChunkSigningContext } from '../sigv4/chunked.js';
+import type { ChunkSigningContext } from '../sigv4/chunk-signatures.js';
 
 export interface MasterCredential {
   readonly accessKeyId: string;

@@ -9,7 +9,7 @@ import type { Service } from '../errors/catalog.js';
 import { parseAuthorization, type ParsedAuthorization } from '../sigv4/authorization.js';
 import { sha256Hex, signingKey } from '../sigv4/canonical.js';
 import { scopeString } from '../sigv4/canonical.js';
-import type { ChunkSigningContext } from '../sigv4/chunked.js';
+import type { ChunkSigningContext } from '../sigv4/chunk-signatures.js';
 import { canonicalGenericPath, canonicalQuery, canonicalS3Path, EncodingError, parseQuery, type QueryParam } from '../sigv4/encoding.js';
 import { checkPresignedWindow, isPresigned, parsePresigned, PRESIGN_PARAMS } from '../sigv4/presigned.js';
 import { checkRequestTime, checkSignature } from '../sigv4/verify.js';
