@@ -7,6 +7,7 @@ import aws4 from 'aws4';
 import { Denial } from '../errors/denial.js';
 import { scopeString, signingKey } from '../sigv4/canonical.js';
 import type { ChunkSigningContext } from '../sigv4/chunk-signatures.js';
+import { STREAMING_SIGNED } from '../sigv4/constants.js';
 
 export interface MasterCredential {
   readonly accessKeyId: string;
@@ -60,7 +61,8 @@ function signWith(creds: MasterCredential, request: OutboundRequest): SignedOutb
     if (v !== undefined) headers[k.toLowerCase()] = String(v);
   }
   let chunkSigning: ChunkSigningContext | undefined;
-  if ((headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
+  // STREAMING_SIGNED is a prefix of STREAMING_SIGNED_TRAILER: both re-sign their chunks.
+  if ((headers['x-amz-content-sha256'] ?? '').startsWith(STREAMING_SIGNED)) {
     const amzDate = headers['x-amz-date'] as string;
     const scope = { date: amzDate.slice(0, 8), region: request.region, service: request.service };
     const seed = /Signature=([0-9a-f]{64})/.exec(headers['authorization'] ?? '')?.[1] as string;
