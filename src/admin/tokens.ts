@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDataDir } from '../subkeys/material.js';
+import { ensureDataDir } from '../fs/secure-file.js';
 import { NAME_PATTERN } from '../subkeys/subkeys.js';
 
 export const ADMIN_DB_FILE = 'admin.db';

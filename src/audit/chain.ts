@@ -14,7 +14,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkPrivate, createSecretFile, ensureDataDir } from '../subkeys/material.js';
+import { checkPrivate, createSecretFile, ensureDataDir } from '../fs/secure-file.js';
 import { EVENT_VERSION } from './record.js';
 import type { StreamName } from './files.js';
 

@@ -21,7 +21,7 @@
 
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, statSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDataDir } from '../subkeys/material.js';
+import { ensureDataDir } from '../fs/secure-file.js';
 import {
   digestRecord, GENESIS_HASH, isDigest, lineHash, loadAuditSigningKey, parseChained, serializeRecord,
   SIGNING_KEY_FILE, writeSigningKeyFile, type DigestBody, type DigestReason, type SigningKey,

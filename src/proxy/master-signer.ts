@@ -1,12 +1,17 @@
 // The re-signer: the only code that holds the master credential. It signs an
 // outbound request with aws4, always passing the credential explicitly
-// (aws4 otherwise falls back to the process's AWS_* environment).
+// (aws4 otherwise falls back to the process's AWS_* environment), either with
+// the master key itself (createMasterSigner) or with a role assumed from it
+// and refreshed before it expires (createAssumedRoleSigner; the STS call
+// itself is in sts-client.ts).
 // Must never expose, log or return the secret or token.
 
 import aws4 from 'aws4';
 import { Denial } from '../errors/denial.js';
 import { scopeString, signingKey } from '../sigv4/canonical.js';
-import type { ChunkSigningContext } from '../sigv4/chunked.js';
+import type { ChunkSigningContext } from '../sigv4/chunk-signatures.js';
+import { STREAMING_SIGNED } from '../sigv4/constants.js';
+import { assumeRole, type AssumeRoleRequest } from './sts-client.js';
 
 export interface MasterCredential {
   readonly accessKeyId: string;
@@ -60,7 +65,8 @@ function signWith(creds: MasterCredential, request: OutboundRequest): SignedOutb
     if (v !== undefined) headers[k.toLowerCase()] = String(v);
   }
   let chunkSigning: ChunkSigningContext | undefined;
-  if ((headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
+  // STREAMING_SIGNED is a prefix of STREAMING_SIGNED_TRAILER: both re-sign their chunks.
+  if ((headers['x-amz-content-sha256'] ?? '').startsWith(STREAMING_SIGNED)) {
     const amzDate = headers['x-amz-date'] as string;
     const scope = { date: amzDate.slice(0, 8), region: request.region, service: request.service };
     const seed = /Signature=([0-9a-f]{64})/.exec(headers['authorization'] ?? '')?.[1] as string;
@@ -78,13 +84,7 @@ export function createMasterSigner(credential: MasterCredential): MasterSigner {
   };
 }
 
-export interface AssumeRoleOptions {
-  readonly roleArn: string;
-  readonly sessionName: string;
-  readonly durationSeconds: number;
-  /** STS endpoint origin, e.g. https://sts.us-east-1.amazonaws.com */
-  readonly endpoint: URL;
-  readonly region: string;
+export interface AssumeRoleOptions extends AssumeRoleRequest {
   readonly now: () => number;
   /** Refresh this long before expiry (default 5 minutes). */
   readonly refreshMarginMs?: number;
@@ -98,52 +98,6 @@ export interface RefreshingSigner extends MasterSigner {
   refresh(): Promise<void>;
   readonly expiresAt: () => number;
   close(): void;
-}
-
-export class AssumeRoleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AssumeRoleError';
-  }
-}
-
-const xmlField = (xml: string, name: string): string | undefined => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
-
-/** One sts:AssumeRole call signed with the base credential. */
-async function assumeRole(base: MasterCredential, opts: AssumeRoleOptions): Promise<{ credential: MasterCredential; expiresAt: number }> {
-  const body = new URLSearchParams({
-    Action: 'AssumeRole',
-    Version: '2011-06-15',
-    RoleArn: opts.roleArn,
-    RoleSessionName: opts.sessionName,
-    DurationSeconds: String(opts.durationSeconds),
-  }).toString();
-  const signed = aws4.sign(
-    { service: 'sts', region: opts.region, method: 'POST', host: opts.endpoint.host, path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body },
-    { accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey, ...(base.sessionToken ? { sessionToken: base.sessionToken } : {}) },
-  );
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(signed.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = String(v);
-  // Loaded on first use: only --master-role-arn needs it, and it costs the gateway ~10 MiB of RSS.
-  const { request } = await import('undici');
-  let res;
-  try {
-    res = await request(new URL('/', opts.endpoint), { method: 'POST', headers, body });
-  } catch (err) {
-    throw new AssumeRoleError(`sts:AssumeRole: cannot reach ${opts.endpoint.origin} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  const xml = await res.body.text();
-  if (res.statusCode !== 200) {
-    throw new AssumeRoleError(`sts:AssumeRole refused (HTTP ${res.statusCode} ${xmlField(xml, 'Code') ?? ''}): ${(xmlField(xml, 'Message') ?? '').slice(0, 200)}`);
-  }
-  const accessKeyId = xmlField(xml, 'AccessKeyId');
-  const secretAccessKey = xmlField(xml, 'SecretAccessKey');
-  const sessionToken = xmlField(xml, 'SessionToken');
-  const expiration = Date.parse(xmlField(xml, 'Expiration') ?? '');
-  if (!accessKeyId || !secretAccessKey || !sessionToken || Number.isNaN(expiration)) {
-    throw new AssumeRoleError('sts:AssumeRole answered without a complete credential');
-  }
-  return { credential: Object.freeze({ accessKeyId, secretAccessKey, sessionToken }), expiresAt: expiration };
 }
 
 /**

@@ -9,10 +9,10 @@ import type { Service } from '../errors/catalog.js';
 import { parseAuthorization, type ParsedAuthorization } from '../sigv4/authorization.js';
 import { sha256Hex, signingKey } from '../sigv4/canonical.js';
 import { scopeString } from '../sigv4/canonical.js';
-import type { ChunkSigningContext } from '../sigv4/chunked.js';
-import { canonicalGenericPath, canonicalQuery, canonicalS3Path, EncodingError, parseQuery, type QueryParam } from '../sigv4/encoding.js';
+import type { ChunkSigningContext } from '../sigv4/chunk-signatures.js';
+import { parseQuery, type QueryParam } from '../sigv4/encoding.js';
 import { checkPresignedWindow, isPresigned, parsePresigned, PRESIGN_PARAMS } from '../sigv4/presigned.js';
-import { checkRequestTime, checkSignature } from '../sigv4/verify.js';
+import { checkRequestTime, verifyRequestSignature } from '../sigv4/verify.js';
 import { readBounded } from '../proxy/payload.js';
 import type { Authenticated, SubkeyService } from '../subkeys/subkeys.js';
 import { HOISTABLE_QUERY_HEADERS } from '../request/s3-operations.js';
@@ -142,17 +142,13 @@ export async function authenticate(wire: WireRequest, body: Readable | undefined
     payloadHash = contentSha256 as string;
   }
 
-  let canonicalUri: string;
-  let query: string;
-  try {
-    canonicalUri = service === 's3' ? canonicalS3Path(wire.rawPath) : canonicalGenericPath(wire.rawPath);
-    query = canonicalQuery(wire.rawQuery, p ? new Set(['X-Amz-Signature']) : undefined);
-  } catch (err) {
-    if (err instanceof EncodingError) throw new Denial('MalformedRequest', `The request URL is malformed: ${err.message}.`);
-    throw err;
-  }
-  checkSignature({
-    request: { method: wire.method, canonicalUri, canonicalQuery: query, headers: wire.headers },
+  verifyRequestSignature({
+    method: wire.method,
+    rawPath: wire.rawPath,
+    rawQuery: wire.rawQuery,
+    headers: wire.headers,
+    service,
+    presigned: p !== undefined,
     auth,
     payloadHash,
     amzDate,

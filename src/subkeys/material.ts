@@ -3,8 +3,9 @@
 // first use with mode 0600 (the directory 0700). Must never log or return it.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkPrivate, createSecretFile, ensureDataDir } from '../fs/secure-file.js';
 
 export interface KeyMaterial {
   readonly tokenPrivateKey: KeyObject;
@@ -14,35 +15,6 @@ export interface KeyMaterial {
 
 export const TOKEN_KEY_FILE = 'token-signing-key.pem';
 export const SECRET_KEY_FILE = 'subkey-secret.key';
-
-export function ensureDataDir(dataDir: string): void {
-  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  if (!statSync(dataDir).isDirectory()) throw new Error(`data dir ${dataDir} is not a directory`);
-}
-
-/** Create a file with mode 0600 exclusively; if another process won the race, keep theirs. */
-export function createSecretFile(path: string, contents: Buffer | string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw err;
-  }
-  try {
-    writeSync(fd, typeof contents === 'string' ? Buffer.from(contents) : contents);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(path, 0o600);
-}
-
-export function checkPrivate(path: string): void {
-  const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new Error(`${path} is readable by group or others (mode ${mode.toString(8)}); run: chmod 600 ${path}`);
-  }
-}
 
 export function loadKeyMaterial(dataDir: string): KeyMaterial {
   ensureDataDir(dataDir);

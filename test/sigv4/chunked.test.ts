@@ -14,21 +14,10 @@ import zlib from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isDenial } from '../../src/errors/denial.js';
 import { denial } from '../helpers/match.js';
-import {
-  chunkSignature,
-  chunkStringToSign,
-  crc32,
-  crc32WithTable,
-  crc32c,
-  createChecksum,
-  createChunkDecoder,
-  createChunkResigner,
-  createSignedChunkDecoder,
-  signedChunkedLength,
-  signedTrailerBytes,
-  trailerSignature,
-  type ChunkSigningContext,
-} from '../../src/sigv4/chunked.js';
+import { crc32, crc32WithTable, crc32c, createChecksum } from '../../src/sigv4/checksums.js';
+import { signedChunkedLength, signedTrailerBytes } from '../../src/sigv4/chunk-framing.js';
+import { chunkSignature, chunkStringToSign, trailerSignature, type ChunkSigningContext } from '../../src/sigv4/chunk-signatures.js';
+import { createChunkDecoder, createChunkResigner, createSignedChunkDecoder } from '../../src/sigv4/chunked.js';
 // The test's own encoder and parser, written from the S3 docs (not from src/), so a
 // shared misreading of the framing cannot pass unnoticed.
 import {
