@@ -18,6 +18,11 @@ export interface AuthorizationRequest {
   readonly context: ConditionContext;
 }
 
+/** Resource ids are letters, digits and "-" (sg-0abc…, lt-…, i-…). */
+function isIdChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45;
+}
+
 /**
  * Why a statement's Resource/NotResource element does not apply, or
  * undefined when it does. For an unresolved resource the answer leans
@@ -33,7 +38,8 @@ function resourceMismatch(st: Statement, resource: ResourceRef, vars: VariableLo
   }
   const u: UnresolvedResource = resource;
   const what = `${u.resourceType ?? 'resource'} named by ${u.namedBy.parameter}=${u.namedBy.value} (unresolved)`;
-  const may = (patterns: readonly string[]) => patterns.some((p) => patternMayMatchPrefix(p, u.arnPrefix, vars));
+  const rest = u.rest === 'id' ? isIdChar : undefined;
+  const may = (patterns: readonly string[]) => patterns.some((p) => patternMayMatchPrefix(p, u.arnPrefix, vars, rest));
   const all = (patterns: readonly string[]) => patterns.some((p) => patternMatchesAllWithPrefix(p, u.arnPrefix, vars));
   if (st.effect === 'Deny') {
     if (st.resource && !may(st.resource)) return `Resource cannot match the ${what}`;

@@ -58,6 +58,11 @@ export interface UnresolvedResource {
   readonly resourceType: string | undefined;
   /** Every ARN the resource could have starts with this, e.g. "arn:aws:ec2:us-east-1:123456789012:security-group/sg-". */
   readonly arnPrefix: string;
+  /**
+   * What can follow the prefix: 'id' when the rest is a resource id (letters, digits and "-" only, so a pattern
+   * needing ":" or "/" there cannot match); 'any' when it could be anything (names, or an unknown type).
+   */
+  readonly rest: 'id' | 'any';
   /** How the request named it (parameter and value), for explain and audit. */
   readonly namedBy: { readonly parameter: string; readonly value: string };
 }

@@ -219,11 +219,23 @@ export function patternMatch(pattern: string, value: string, lookup: VariableLoo
   return c !== undefined && globMatch(c, caseInsensitive ? fold(value) : value);
 }
 
-/** Could the pattern match some value that starts with `prefix`? */
-export function patternMayMatchPrefix(pattern: string, prefix: string, lookup: VariableLookup): boolean {
+/**
+ * Could the pattern match some value that starts with `prefix` and goes on
+ * with characters that `suffixChar` allows (by default any)? Exact: an alive
+ * position from which every literal left in the pattern is an allowed
+ * character can always be completed.
+ */
+export function patternMayMatchPrefix(pattern: string, prefix: string, lookup: VariableLookup, suffixChar?: (code: number) => boolean): boolean {
   const c = compiledWith(pattern, lookup, false);
   if (!c) return false;
-  return statesAfter(c, prefix).some((alive) => alive === 1);
+  const alive = statesAfter(c, prefix);
+  const m = c.kinds.length;
+  let completable = true; // from position i on, every literal is allowed
+  for (let i = m; i >= 0; i--) {
+    if (i < m && c.kinds[i] === LIT && suffixChar && !suffixChar(c.lit.charCodeAt(i))) completable = false;
+    if (alive[i] && completable) return true;
+  }
+  return false;
 }
 
 /** Does the pattern match every value that starts with `prefix` (it does not depend on the rest)? Sound, not complete. */

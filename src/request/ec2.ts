@@ -97,7 +97,9 @@ function unresolved(region: string, account: string, type: Ec2ResourceType | und
     type === undefined
       ? `arn:aws:ec2:${region}:` // any type, any account (images and snapshots have none)
       : `${arn(region, account, type, '')}${idPrefixOf(type)}`;
-  return { kind: 'unresolved', service: 'ec2', resourceType: type, arnPrefix, namedBy: { parameter, value } };
+  // Ids are letters, digits and "-"; resources whose ARN uses a name (key pairs, placement groups), and unknown types, can hold anything.
+  const rest = type === undefined || idPrefixOf(type) === '' ? 'any' : 'id';
+  return { kind: 'unresolved', service: 'ec2', resourceType: type, arnPrefix, rest, namedBy: { parameter, value } };
 }
 
 function pairFor(input: Ec2Input, iamAction: string, rule: ResourceParam, name: string, value: string): AuthorizationPair {
