@@ -15,7 +15,7 @@ export type Ec2ResourceType =
   | 'network-interface' | 'key-pair' | 'elastic-ip' | 'internet-gateway' | 'egress-only-internet-gateway' | 'route-table'
   | 'launch-template' | 'placement-group' | 'natgateway' | 'vpc-endpoint' | 'prefix-list' | 'vpc-peering-connection'
   | 'transit-gateway' | 'local-gateway' | 'carrier-gateway' | 'vpn-gateway' | 'capacity-reservation' | 'dedicated-host'
-  | 'network-acl' | 'dhcp-options';
+  | 'network-acl' | 'dhcp-options' | 'spot-instances-request';
 
 /**
  * How a parameter's value names the resource:
@@ -139,6 +139,7 @@ export const EC2_ACTIONS: Readonly<Record<string, Ec2ActionSpec>> = {
     resources: [...launchData, ...launchTemplate('LaunchTemplate.')],
     fromLaunchTemplate: ['image', 'key-pair', 'subnet', 'security-group', 'network-interface', 'snapshot', 'placement-group'],
   },
+  RequestSpotInstances: create(['spot-instances-request'], ...under('LaunchSpecification', launchData)),
   TerminateInstances: rw(instances),
   StartInstances: rw(instances),
   StopInstances: rw(instances),
@@ -232,7 +233,7 @@ export const ID_PREFIX_TYPES: ReadonlyArray<readonly [string, Ec2ResourceType]> 
   ['nat-', 'natgateway'], ['vpce-', 'vpc-endpoint'], ['pl-', 'prefix-list'], ['pcx-', 'vpc-peering-connection'],
   ['tgw-', 'transit-gateway'], ['lgw-', 'local-gateway'], ['cagw-', 'carrier-gateway'], ['vgw-', 'vpn-gateway'],
   ['cr-', 'capacity-reservation'], ['h-', 'dedicated-host'], ['acl-', 'network-acl'], ['dopt-', 'dhcp-options'], ['pg-', 'placement-group'],
-  ['key-', 'key-pair'],
+  ['key-', 'key-pair'], ['sir-', 'spot-instances-request'],
 ];
 
 /** The id prefix every resource of a type has (for evaluating one named by something else). */
