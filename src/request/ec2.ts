@@ -36,6 +36,9 @@ export interface Ec2Input {
 /** Parameters every action takes that name no resource. */
 const COMMON = new Set(['action', 'version', 'dryrun']);
 
+/** More resources than any EC2 action accepts in one call (CreateTags takes up to 1000): refused, so authorization stays bounded. */
+export const MAX_EC2_RESOURCES = 1000;
+
 const ID_VALUE = /^[A-Za-z0-9_.:\-/]{1,255}$/;
 /** Names (groups, templates, key pairs) are printable ASCII in EC2. */
 const NAME_VALUE = /^[\x20-\x7e]{1,255}$/;
@@ -153,6 +156,7 @@ export function classifyEc2(input: Ec2Input): Operation {
       const segments = lower.split('.');
       const hit = rules.find((r) => fits(segments, r.segments));
       if (hit) {
+        if (authorizations.length >= MAX_EC2_RESOURCES) throw new Denial('MalformedRequest', `The request names more than ${MAX_EC2_RESOURCES} resources.`);
         authorizations.push(pairFor(input, iamAction, hit.rule, name, value));
         if (hit.rule.type === 'launch-template') template ??= { name, value };
         continue;

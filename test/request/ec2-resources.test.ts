@@ -5,7 +5,7 @@
 // (key pairs) become ARNs, nesting is exact, case variants cannot slip past,
 // and a parameter that names a resource keyfence has no rule for is refused.
 import t from 'tap';
-import { classifyEc2 } from '../../src/request/ec2.js';
+import { classifyEc2, MAX_EC2_RESOURCES } from '../../src/request/ec2.js';
 import { parseQuery } from '../../src/sigv4/encoding.js';
 import { denial } from '../helpers/match.js';
 
@@ -118,6 +118,12 @@ t.test('values are checked before they become ARNs', async (t) => {
   t.throws(() => ec2('Action=AuthorizeSecurityGroupIngress&GroupId='), denial('MalformedRequest'), 'an empty id');
   t.throws(() => ec2('Action=AuthorizeSecurityGroupIngress&GroupName=%0A'), denial('MalformedRequest'), 'a control character in a name');
   t.same(resources('Action=AuthorizeSecurityGroupIngress&GroupName=my%20web%20(prod)'), [`?${R}:security-group/sg- (GroupName=my web (prod))`], 'names may hold spaces');
+});
+
+t.test('the number of resources is bounded', async (t) => {
+  const many = (n: number) => 'Action=TerminateInstances&' + Array.from({ length: n }, (_, i) => `InstanceId.${i + 1}=i-${i}`).join('&');
+  t.equal(ec2(many(MAX_EC2_RESOURCES)).authorizations.length, MAX_EC2_RESOURCES, 'up to the limit');
+  t.throws(() => ec2(many(MAX_EC2_RESOURCES + 1)), denial('MalformedRequest', /more than 1000 resources/), 'one more is refused');
 });
 
 t.test('the label of an unresolved resource says how it was named', async (t) => {

@@ -98,6 +98,18 @@ t.test('pathological patterns against long values finish with the right answer',
   t.equal(patternMatchesAllWithPrefix(`*${fifty}*b`, long, () => undefined), false);
 });
 
+t.test('the compiled-pattern cache is bounded and stays correct past its bound', async (t) => {
+  // More distinct patterns than the cache holds (4096): each still answers right, before and after the cache is cleared.
+  for (let i = 0; i < 5000; i++) {
+    const p = `arn:aws:s3:::b${i}/*`;
+    if (!wildcardMatch(p, `arn:aws:s3:::b${i}/k`) || wildcardMatch(p, `arn:aws:s3:::b${i + 1}/k`)) {
+      t.fail(`pattern ${i}`);
+      return;
+    }
+  }
+  t.equal(wildcardMatch('arn:aws:s3:::b0/*', 'arn:aws:s3:::b0/again'), true, 'an early pattern, recompiled');
+});
+
 t.test('prefix questions agree with the matcher on random inputs', async (t) => {
   // mayMatch(p, prefix) is exactly "some completion of prefix matches p"; matchesAll is sound: every completion matches.
   fc.assert(
