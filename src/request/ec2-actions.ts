@@ -214,6 +214,11 @@ export const EC2_ACTIONS: Readonly<Record<string, Ec2ActionSpec>> = {
   CreateNetworkInterface: create(['network-interface'], subnet, id('SecurityGroupId.N', 'security-group')),
   DeleteNetworkInterface: rw(id('NetworkInterfaceId', 'network-interface')),
   AttachNetworkInterface: rw(id('NetworkInterfaceId', 'network-interface'), instance),
+  ModifyNetworkInterfaceAttribute: rw(
+    id('NetworkInterfaceId', 'network-interface'),
+    id('SecurityGroupId.N', 'security-group'),
+    named('Attachment.AttachmentId', 'network-interface'),
+  ),
   CreateNatGateway: create(['natgateway'], subnet, id('AllocationId', 'elastic-ip'), id('SecondaryAllocationId.N', 'elastic-ip')),
   DeleteNatGateway: rw(id('NatGatewayId', 'natgateway')),
   // Launch templates and placement

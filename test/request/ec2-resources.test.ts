@@ -70,6 +70,7 @@ t.test('every parameter that names a resource yields its ARN', async (t) => {
     ['CreateTags: an id of an unknown type is unresolved of any type', 'Action=CreateTags&ResourceId.1=xyz-1', ['?arn:aws:ec2:eu-west-1: (ResourceId.1=xyz-1)']],
     ['CreateRoute: targets by prefix', 'Action=CreateRoute&RouteTableId=rtb-1&GatewayId=igw-1&DestinationCidrBlock=0.0.0.0/0', [`${R}:route-table/rtb-1`, `${R}:internet-gateway/igw-1`]],
     ['CreateNetworkInterface groups', 'Action=CreateNetworkInterface&SubnetId=subnet-1&SecurityGroupId.1=sg-1', [`${R}:subnet/subnet-1`, `${R}:security-group/sg-1`, `${R}:network-interface/*`]],
+    ['ModifyNetworkInterfaceAttribute groups', 'Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId=eni-1&SecurityGroupId.1=sg-1', [`${R}:network-interface/eni-1`, `${R}:security-group/sg-1`]],
     ['CopyImage source', 'Action=CopyImage&SourceImageId=ami-9&SourceRegion=us-east-1&Name=x', ['arn:aws:ec2:eu-west-1::image/ami-9', 'arn:aws:ec2:eu-west-1::image/*']],
   ];
   for (const [label, form, want] of table) t.same(resources(form), want, label);
