@@ -26,6 +26,8 @@ export interface UserIdentity {
 export interface AuditResource {
   readonly ARN: string;
   readonly type: string;
+  /** The request named this resource only by something keyfence did not resolve (e.g. GroupName): ARN is then a label. */
+  readonly unresolved?: { readonly parameter: string; readonly value: string };
 }
 
 export interface AuditRecord {

@@ -130,6 +130,12 @@ export const CATALOGUE = {
     ec2: e('InvalidParameterCombination', 400),
     message: 'The request names more than one action.',
   },
+  UnknownResourceParameter: {
+    eventType: 'AwsApiCall',
+    s3: e('InvalidArgument', 400),
+    ec2: e('UnknownParameter', 400),
+    message: 'The request has a parameter that names a resource keyfence cannot authorize for this action.',
+  },
   MissingAction: {
     eventType: 'AwsApiCall',
     s3: e('InvalidRequest', 400),

@@ -43,6 +43,41 @@ export interface Role {
   readonly description?: string;
 }
 
+/**
+ * A resource whose type is known but whose id is not: the request named it
+ * by something that needs a lookup to become an ARN (a security group's
+ * name, a launch template's name). The evaluator treats it the safe way: a
+ * Deny applies if it could match any resource of this type, an Allow only
+ * if it matches every one.
+ */
+export interface UnresolvedResource {
+  readonly kind: 'unresolved';
+  /** e.g. "ec2" */
+  readonly service: string;
+  /** e.g. "security-group"; undefined when even the type is unknown. */
+  readonly resourceType: string | undefined;
+  /** Every ARN the resource could have starts with this, e.g. "arn:aws:ec2:us-east-1:123456789012:security-group/sg-". */
+  readonly arnPrefix: string;
+  /**
+   * What can follow the prefix: 'id' when the rest is a resource id (letters, digits and "-" only, so a pattern
+   * needing ":" or "/" there cannot match); 'any' when it could be anything (names, or an unknown type).
+   */
+  readonly rest: 'id' | 'any';
+  /** How the request named it (parameter and value), for explain and audit. */
+  readonly namedBy: { readonly parameter: string; readonly value: string };
+}
+
+/** What a statement's Resource is matched against: an ARN (or "*"), or an unresolved resource. */
+export type ResourceRef = string | UnresolvedResource;
+
+/** The text a decision, an error message or an audit record shows for a resource. */
+export function resourceLabel(r: ResourceRef): string {
+  if (typeof r === 'string') return r;
+  const at = r.arnPrefix.lastIndexOf(r.resourceType !== undefined ? `${r.resourceType}/` : ':');
+  const base = at === -1 ? r.arnPrefix : r.arnPrefix.slice(0, at + (r.resourceType !== undefined ? r.resourceType.length + 1 : 1));
+  return `${base}{${r.namedBy.parameter}=${r.namedBy.value}}`;
+}
+
 /** Values of condition keys for one request; keys lower-cased. */
 export type ConditionContext = ReadonlyMap<string, readonly string[]>;
 
@@ -52,7 +87,10 @@ export interface Decision {
   readonly explicit: boolean;
   readonly statement?: StatementRef;
   readonly action: string;
+  /** The resource as shown (resourceLabel); see `unresolved` for one that was not resolved. */
   readonly resource: string;
+  /** Set when the resource was evaluated unresolved (type known, id unknown). */
+  readonly unresolved?: UnresolvedResource;
 }
 
 export interface StatementRef {

@@ -5,10 +5,13 @@
 
 import type { Principal } from '../subkeys/subkeys.js';
 import type { Service } from '../errors/catalog.js';
+import type { UnresolvedResource } from '../policy/types.js';
 
 export interface AuthorizationPair {
   readonly action: string; // e.g. "s3:GetObject"
-  readonly resource: string; // ARN or "*"
+  readonly resource: string; // ARN or "*"; for an unresolved resource, its label (resourceLabel)
+  /** Set when the request names the resource only by something that needs a lookup: the policy evaluates this, not `resource`. */
+  readonly unresolved?: UnresolvedResource;
 }
 
 /** What a classifier learns from the request itself. */

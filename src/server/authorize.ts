@@ -40,10 +40,12 @@ export function authorize(desc: RequestDescription, roles: RoleRegistry, nowMs: 
   const context = conditionContext(desc, nowMs);
   const decision = evaluateAll(
     role.policies,
-    desc.authorizations.map((a) => ({ action: a.action, resource: a.resource, context })),
+    desc.authorizations.map((a) => ({ action: a.action, resource: a.unresolved ?? a.resource, context })),
   );
   if (decision.effect === 'Deny') {
-    const how = decision.explicit ? 'with an explicit deny' : 'because no statement allows it';
+    const how =
+      (decision.explicit ? 'with an explicit deny' : 'because no statement allows it') +
+      (decision.unresolved ? ` (the request names this ${decision.unresolved.resourceType ?? 'resource'} only by ${decision.unresolved.namedBy.parameter}, which keyfence does not resolve; only statements that cover every such resource can allow it)` : '');
     throw new Denial(
       'PolicyDenied',
       `User: keyfence/${desc.principal.name} is not authorized to perform: ${decision.action} on resource: ${decision.resource} ${how}.`,

@@ -31,6 +31,7 @@ import { deleteObjectsAuthorizations, MAX_DELETE_BODY, parseDeleteObjects } from
 import { describe, type Operation, type RequestDescription } from '../request/description.js';
 import { classifyEc2 } from '../request/ec2.js';
 import { classifyS3 } from '../request/s3.js';
+import { redactParameters } from '../request/redact.js';
 import type { Principal, SubkeyService } from '../subkeys/subkeys.js';
 import { authenticate, guessService, parseQueryOrDeny, type AuthenticatedRequest } from './authenticate.js';
 import { authorize, checkSourceIp } from './authorize.js';
@@ -127,8 +128,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       userIdentity: identity,
       ...(desc
         ? {
-            requestParameters: desc.requestParameters,
-            resources: desc.authorizations.map((a) => ({ ARN: a.resource, type: resourceType(a.resource) })),
+            requestParameters: redactParameters(desc.requestParameters),
+            resources: desc.authorizations.map((a) => ({ ARN: a.resource, type: resourceType(a.resource), ...(a.unresolved ? { unresolved: a.unresolved.namedBy } : {}) })),
             readOnly: desc.readOnly,
           }
         : {}),
