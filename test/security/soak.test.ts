@@ -361,6 +361,7 @@ t.test(`soak: ${CALLS} mixed calls at ${CONNECTIONS} connections`, async (t) => 
         `median of the first third ${mib(median(samples.slice(0, third)))}, second ${mib(middle)}, last ${mib(last)}`,
     );
     t.comment(`RSS every ${every} s: ${samples.filter((_, i) => i % every === 0).map((s) => (s / 1024 / 1024).toFixed(0)).join(' ')} MiB`);
+    t.comment(`that is ${(growth / (made / 3)).toFixed(0)} bytes per call (~${Math.round(made / 3)} calls between the two medians)`);
     t.ok(growth <= bound, `RSS grew by ${mib(growth)} from the second third to the last (bound ${mib(bound)})`);
   });
 
