@@ -17,7 +17,7 @@ import { renderError } from '../errors/render.js';
 import type { Cidr } from '../net/cidr.js';
 import type { Lockout } from '../net/lockout.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
-import { sourceAddress } from '../net/source-ip.js';
+import { forwardedConflict, headerLines, sourceAddress } from '../net/source-ip.js';
 import type { RoleRegistry } from '../policy/load.js';
 import { statementLabel, type Decision } from '../policy/types.js';
 import type { UpstreamClient } from '../proxy/client.js';
@@ -107,6 +107,11 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   // Bodies stay streams: each stage decides whether (and how much) to read.
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  /** The one client address: authorization, lockout and audit all use it. */
+  function clientAddress(wire: WireRequest): string {
+    return sourceAddress(wire.peerAddress, headerLines(wire.headers, 'x-forwarded-for'), deps.trustProxy).toString();
+  }
 
   function auditRecord(f: Facts, extra: Partial<AuditRecord>): AuditRecord {
     const desc = f.description;
@@ -232,7 +237,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const facts: Facts = {
       requestId: request.id,
       wire,
-      sourceIp: sourceAddress(wire.peerAddress, singleHeader(wire.headers, 'x-forwarded-for', false), deps.trustProxy).toString(),
+      sourceIp: clientAddress(wire),
       userAgent: singleHeader(wire.headers, 'user-agent', false),
       service: guessService(wire),
     };
@@ -255,6 +260,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       return wire.method === 'HEAD' ? reply.send() : reply.type(rendered.contentType).send(rendered.body);
     }
     try {
+      const forwarded = forwardedConflict(wire.headers, deps.trustProxy);
+      if (forwarded !== undefined) throw new Denial('MalformedRequest', forwarded);
       // 1. verify
       const authn = await authenticate(wire, body, deps, {
         onScope: (scope) => {
@@ -371,7 +378,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const wire = wireFrom(request.raw);
     request.log.warn({ err: { message: error.message } }, 'request failed before the gateway handler');
     const reason: DenialReason = error.statusCode === 413 ? 'BodyTooLarge' : 'MalformedRequest';
-    return refuse(reply, { requestId: request.id, wire, sourceIp: wire.peerAddress, userAgent: undefined, service: guessService(wire) }, new Denial(reason));
+    return refuse(reply, { requestId: request.id, wire, sourceIp: clientAddress(wire), userAgent: undefined, service: guessService(wire) }, new Denial(reason));
   });
 
   return app;
