@@ -14,12 +14,12 @@ import type { Service } from '../errors/catalog.js';
 import type { RequestDescription } from '../request/description.js';
 import type { AuthenticatedRequest } from '../server/authenticate.js';
 import type { WireRequest } from '../server/wire.js';
-import { singleHeader } from '../server/wire.js';
+import { BODYLESS_METHODS, singleHeader } from '../server/wire.js';
 import { createChunkDecoder, createChunkResigner, createSignedChunkDecoder, type ChunkSigningContext, DEFAULT_CHUNK_SIZE, signedChunkedLength, signedTrailerBytes } from '../sigv4/chunked.js';
 import { uriEncode, type QueryParam } from '../sigv4/encoding.js';
 import { forwardableHeaders } from './headers.js';
 import type { MasterSigner } from './master-signer.js';
-import { Sha256Gate } from './payload.js';
+import { checkFormBodyBytes, Sha256Gate } from './payload.js';
 
 export type UpstreamResolver = (service: Service, region: string) => URL;
 
@@ -58,7 +58,10 @@ function decodedLength(wire: WireRequest): number {
 
 function trailerNames(wire: WireRequest): string[] {
   const v = singleHeader(wire.headers, 'x-amz-trailer');
-  return v === undefined ? [] : v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = v === undefined ? [] : v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  // The forwarded length counts each declared trailer once; a repeated name would make it wrong.
+  if (new Set(names).size !== names.length) throw new Denial('MalformedRequest', 'x-amz-trailer names the same trailer more than once.');
+  return names;
 }
 
 /** Remove "aws-chunked" from Content-Encoding, keeping any other coding (e.g. gzip). */
@@ -94,15 +97,21 @@ export function prepareForward(
   const origin = deps.upstream(desc.service, desc.region);
   const headers = forwardableHeaders(wire.headers);
   for (const [name, value] of authn.hoistedHeaders) headers[name] = value;
+  // Framing is keyfence's own: nothing of the client's Content-Length survives unless set below.
+  delete headers['content-length'];
+  delete headers['transfer-encoding'];
   const query = encodeQuery(authn.queryParams);
 
   if (desc.service === 'ec2') {
     const formBody = authn.formBody && authn.formBody.length > 0 ? authn.formBody : undefined;
-    if (formBody === undefined) delete headers['content-length'];
-    else headers['content-length'] = String(formBody.length);
+    if (formBody !== undefined) {
+      checkFormBodyBytes(formBody);
+      headers['content-length'] = String(formBody.length);
+    }
+    // The signer hashes exactly the bytes sent (a Buffer, not a re-encoded string).
     const signed = deps.signer.sign({
       service: 'ec2', region: desc.region, method: wire.method, host: origin.host,
-      path: '/' + (query ? `?${query}` : ''), headers, body: formBody ? formBody.toString('latin1') : '',
+      path: '/' + (query ? `?${query}` : ''), headers, body: formBody ?? '',
     });
     return { origin, path: signed.path, headers: signed.headers, ...(formBody ? { body: formBody } : {}) };
   }
@@ -157,7 +166,16 @@ export function prepareForward(
   }
   // The bytes upstream stores are the key we authorized: rebuild the path from it.
   const path = s3Path(desc) + (query ? `?${query}` : '');
+  // A body-less method sends no body (a claimed one was refused by checkFraming).
+  if (BODYLESS_METHODS.has(wire.method)) body = undefined;
   if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+  else if (body !== undefined && headers['content-length'] === undefined) {
+    // A streamed client body, relayed as it came: the length the client framed it with
+    // (Node's server delivers exactly that many bytes), or chunked when it sent it chunked.
+    const framing = wire.framing;
+    if (framing.kind === 'length') headers['content-length'] = String(framing.length);
+    else if (framing.kind === 'none') headers['content-length'] = '0';
+  }
   const signed = deps.signer.sign({ service: 's3', region: desc.region, method: wire.method, host: origin.host, path, headers });
 
   let outBody: Readable | Buffer | undefined = body;

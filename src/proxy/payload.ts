@@ -67,3 +67,18 @@ export class Sha256Gate extends Transform {
     done(null, this.held);
   }
 }
+
+/**
+ * An EC2 form body is application/x-www-form-urlencoded: printable ASCII
+ * only. A raw byte outside it (UTF-8, Latin-1, a control character) could be
+ * decoded one way when authorized and another way upstream, so it is refused
+ * before anything is forwarded; clients percent-encode such characters.
+ */
+export function checkFormBodyBytes(body: Buffer): void {
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i] as number;
+    if (b < 0x20 || b > 0x7e) {
+      throw new Denial('MalformedRequest', `The form body has a byte (0x${b.toString(16).padStart(2, '0')}) that is not printable ASCII; percent-encode it.`);
+    }
+  }
+}

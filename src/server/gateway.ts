@@ -34,7 +34,7 @@ import { classifyS3 } from '../request/s3.js';
 import type { Principal, SubkeyService } from '../subkeys/subkeys.js';
 import { authenticate, guessService, parseQueryOrDeny, type AuthenticatedRequest } from './authenticate.js';
 import { authorize, checkSourceIp } from './authorize.js';
-import { singleHeader, wireFrom, type WireRequest } from './wire.js';
+import { checkFraming, singleHeader, wireFrom, type WireRequest } from './wire.js';
 
 export interface GatewayDeps {
   readonly subkeys: SubkeyService;
@@ -262,6 +262,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     try {
       const forwarded = forwardedConflict(wire.headers, deps.trustProxy);
       if (forwarded !== undefined) throw new Denial('MalformedRequest', forwarded);
+      checkFraming(wire);
       // 1. verify
       const authn = await authenticate(wire, body, deps, {
         onScope: (scope) => {
