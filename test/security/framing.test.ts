@@ -3,7 +3,7 @@
 // claims a body it cannot have, or frames it ambiguously, is refused before
 // anything is forwarded, and never desynchronises a pooled upstream
 // connection: the next user's request on that connection succeeds.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { signedRequest } from '../helpers/raw.js';
 import { errorCode, rawExchange, signHeaders, statuses, signedWithPairs, type Creds } from './helpers.js';
@@ -32,7 +32,7 @@ async function rawSigned(method: string, path: string, extra: Array<[string, str
 }
 
 /** Bob's ordinary request right after: it must succeed, with Bob's object. */
-async function bobAfter(t: Tap.Test, what: string) {
+async function bobAfter(t: Test, what: string) {
   const res = await signedRequest(h.url, { method: 'GET', path: '/team-a/bob.txt', service: 's3', credentials: bob });
   t.equal(res.status, 200, `${what}: the next user's request succeeds`);
   t.equal(res.body, 'bob data', `${what}: and gets its own answer`);
@@ -61,7 +61,15 @@ t.test('the framing parser (table)', async (t) => {
     ['PUT', [['transfer-encoding', 'gzip, chunked']]],
     ['PUT', [['transfer-encoding', 'chunked'], ['transfer-encoding', 'chunked']]],
   ];
-  for (const [method, headers] of refused) t.throws(() => checkFraming(w(method, headers)), { reason: 'MalformedRequest' }, `${method} ${JSON.stringify(headers)}`);
+  for (const [method, headers] of refused) {
+    let reason: string | undefined;
+    try {
+      checkFraming(w(method, headers));
+    } catch (err) {
+      reason = (err as { reason?: string }).reason;
+    }
+    t.equal(reason, 'MalformedRequest', `${method} ${JSON.stringify(headers)}`);
+  }
   t.same(checkFraming(w('GET', [['content-length', '0']])), { kind: 'length', length: 0 });
   t.same(checkFraming(w('PUT', [['Content-Length', ' 12 ']])), { kind: 'length', length: 12 });
   t.same(checkFraming(w('PUT', [['transfer-encoding', 'Chunked']])), { kind: 'chunked' });
