@@ -19,7 +19,7 @@ import { createChunkDecoder, createChunkResigner, createSignedChunkDecoder, type
 import { uriEncode, type QueryParam } from '../sigv4/encoding.js';
 import { forwardableHeaders } from './headers.js';
 import type { MasterSigner } from './master-signer.js';
-import { checkFormBodyBytes, Sha256Gate } from './payload.js';
+import { ByteCounter, checkFormBodyBytes, Sha256Gate } from './payload.js';
 
 export type UpstreamResolver = (service: Service, region: string) => URL;
 
@@ -31,6 +31,8 @@ export interface PreparedForward {
   readonly headers: Record<string, string>;
   /** Buffered bodies (EC2 forms, DeleteObjects XML) or the streamed body, already wrapped. */
   readonly body?: Readable | Buffer;
+  /** Payload bytes relayed upstream so far (decoded bytes for an aws-chunked body): the audit's bytesTransferredIn. */
+  readonly bytesSent: () => number;
 }
 
 /** Regional AWS endpoints, used unless --upstream-ec2/--upstream-s3 say otherwise. */
@@ -113,10 +115,13 @@ export function prepareForward(
       service: 'ec2', region: desc.region, method: wire.method, host: origin.host,
       path: '/' + (query ? `?${query}` : ''), headers, body: formBody ?? '',
     });
-    return { origin, path: signed.path, headers: signed.headers, ...(formBody ? { body: formBody } : {}) };
+    const length = formBody?.length ?? 0;
+    return { origin, path: signed.path, headers: signed.headers, ...(formBody ? { body: formBody } : {}), bytesSent: () => length };
   }
 
   const payload = authn.payload ?? { kind: 'unsigned' as const };
+  // Is the body sent upstream still aws-chunked (re-signed, or forwarded intact)? Then only chunk data counts.
+  let chunkedOut = false;
   let wrap: ((b: Readable) => Readable) | undefined;
   // Signed chunks are re-signed from the upstream request's own signature, known only after signing.
   let resignerFor: ((resign: ChunkSigningContext) => (b: Readable) => Readable) | undefined;
@@ -135,6 +140,8 @@ export function prepareForward(
         if (names.length > 1) throw new Denial('MalformedRequest', 'At most one checksum trailer is supported.');
         asPlainUpload(headers, length);
         wrap = (b) => b.pipe(createChunkDecoder({ signed: false, decodedLength: length, expectTrailer: names.length > 0, ...(names[0] ? { trailerName: names[0] } : {}) }));
+      } else {
+        chunkedOut = true;
       }
       break;
     case 'signed-chunks': {
@@ -150,6 +157,7 @@ export function prepareForward(
       }
       const length = decodedLength(wire);
       const names = payload.trailer ? trailerNames(wire) : undefined;
+      chunkedOut = true;
       headers['content-length'] = String(signedChunkedLength(length, DEFAULT_CHUNK_SIZE, names ? signedTrailerBytes(names) : 0));
       resignerFor = (resign) => (b) =>
         b.pipe(
@@ -179,6 +187,7 @@ export function prepareForward(
   const signed = deps.signer.sign({ service: 's3', region: desc.region, method: wire.method, host: origin.host, path, headers });
 
   let outBody: Readable | Buffer | undefined = body;
+  let bytesSent = () => (Buffer.isBuffer(body) ? body.length : 0);
   if (body !== undefined && !Buffer.isBuffer(body)) {
     if (resignerFor) {
       if (!signed.chunkSigning) throw new Error('the master signer gave no chunk signing context for a streaming upload');
@@ -190,6 +199,12 @@ export function prepareForward(
       source.on('error', (err) => wrapped.destroy(err));
       outBody = wrapped;
     }
+    // Count what actually leaves for the upstream, after every check and re-encoding.
+    const inner: Readable = outBody as Readable;
+    const counter = new ByteCounter(chunkedOut);
+    inner.on('error', (err) => counter.destroy(err));
+    outBody = inner.pipe(counter);
+    bytesSent = () => counter.bytes;
   }
-  return { origin, path: signed.path, headers: signed.headers, ...(outBody !== undefined ? { body: outBody } : {}) };
+  return { origin, path: signed.path, headers: signed.headers, ...(outBody !== undefined ? { body: outBody } : {}), bytesSent };
 }

@@ -20,11 +20,11 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { forwardedConflict, headerLines, sourceAddress } from '../net/source-ip.js';
 import type { RoleRegistry } from '../policy/load.js';
 import { statementLabel, type Decision } from '../policy/types.js';
-import type { UpstreamClient } from '../proxy/client.js';
+import type { UpstreamClient, UpstreamResponse } from '../proxy/client.js';
 import { prepareForward, type TrailerHandling, type UpstreamResolver } from '../proxy/forward.js';
 import { relayableResponseHeaders } from '../proxy/headers.js';
 import type { MasterSigner } from '../proxy/master-signer.js';
-import { readBounded } from '../proxy/payload.js';
+import { ByteCounter, readBounded } from '../proxy/payload.js';
 import { claimedAccessKeyId, type ParsedAuthorization } from '../sigv4/authorization.js';
 import { sha256Hex } from '../sigv4/canonical.js';
 import { deleteObjectsAuthorizations, MAX_DELETE_BODY, parseDeleteObjects } from '../request/delete-objects.js';
@@ -232,6 +232,30 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     };
   }
 
+  /**
+   * Relay the upstream body through a counter. Once the answer is over (or cut short), a follow-up
+   * AwsApiCallRelayed record gives the bytes actually relayed, when they differ from what the
+   * AwsApiCall record stated. It cannot refuse anything any more, so a failed write is only counted.
+   */
+  function relayCounted(res: UpstreamResponse, f: Facts, reply: FastifyReply): Readable {
+    const declared = headerString(res.headers['content-length']);
+    const stated = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
+    const counter = new ByteCounter();
+    res.body.on('error', (err) => counter.destroy(err));
+    counter.on('close', () => {
+      if (!res.body.readableEnded) res.body.destroy();
+    });
+    reply.raw.once('close', () => {
+      if (counter.bytes === stated) return;
+      try {
+        deps.audit.write(auditRecord(f, { eventType: 'AwsApiCallRelayed', additionalEventData: { bytesTransferredOut: counter.bytes } }));
+      } catch {
+        deps.metrics?.auditFailure();
+      }
+    });
+    return res.body.pipe(counter);
+  }
+
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const wire = wireFrom(request.raw);
     const facts: Facts = {
@@ -343,7 +367,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
           auditRecord(facts, {
             ...(upstreamId ? { requestID: upstreamId } : {}),
             upstream: { status: res.statusCode, latencyMs },
-            additionalEventData: transferred(wire, res.headers),
+            additionalEventData: transferred(fwd.bytesSent(), wire, res.headers),
             ...(res.statusCode >= 400 ? { errorCode: `Upstream${res.statusCode}`, errorMessage: `The upstream service answered HTTP ${res.statusCode}.` } : {}),
           }),
           request.log,
@@ -361,7 +385,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         res.body.resume();
         return reply.send();
       }
-      return reply.send(res.body);
+      return reply.send(relayCounted(res, facts, reply));
     } catch (err) {
       if (isDenial(err)) return refuse(reply, facts, err);
       request.log.error({ err }, 'unexpected error in the request path');
@@ -385,12 +409,15 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   return app;
 }
 
-/** Body sizes as declared on the wire (the record is written before the body has flowed). */
-function transferred(wire: WireRequest, upstreamHeaders: Record<string, string | string[] | undefined>): { bytesTransferredIn: number; bytesTransferredOut?: number } {
-  const declaredIn = singleHeader(wire.headers, 'x-amz-decoded-content-length', false) ?? singleHeader(wire.headers, 'content-length', false) ?? '0';
+/**
+ * In: the payload bytes relayed upstream, counted (by the time the upstream answered, the body of an
+ * S3 PUT has been sent). Out: the upstream's declared length; relayCounted records the real count
+ * afterwards when it differs.
+ */
+function transferred(sentIn: number, wire: WireRequest, upstreamHeaders: Record<string, string | string[] | undefined>): { bytesTransferredIn: number; bytesTransferredOut?: number } {
   const out = headerString(upstreamHeaders['content-length']);
   return {
-    bytesTransferredIn: /^\d+$/.test(declaredIn) ? Number(declaredIn) : 0,
+    bytesTransferredIn: sentIn,
     ...(out !== undefined && /^\d+$/.test(out) && wire.method !== 'HEAD' ? { bytesTransferredOut: Number(out) } : {}),
   };
 }
