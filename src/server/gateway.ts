@@ -399,6 +399,12 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'], url: '*', handler: handle });
 
+  // A method no route serves (CONNECT, TRACE, a made-up token): an AWS error and an audit record, like every other refusal.
+  app.setNotFoundHandler((request, reply) => {
+    const wire = wireFrom(request.raw);
+    return refuse(reply, { requestId: request.id, wire, sourceIp: clientAddress(wire), userAgent: undefined, service: guessService(wire) }, new Denial('MalformedRequest', 'keyfence does not serve this HTTP method.'));
+  });
+
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const wire = wireFrom(request.raw);
     request.log.warn({ err: { message: error.message } }, 'request failed before the gateway handler');
