@@ -40,7 +40,8 @@ export function awsUpstreams(overrides: { ec2?: URL | undefined; s3?: URL | unde
   return (service, region) => overrides[service] ?? new URL(`https://${service}.${region}.amazonaws.com`);
 }
 
-function encodeQuery(params: readonly QueryParam[]): string {
+/** The forwarded query string: each authorized (name, value) UriEncoded, in order. */
+export function encodeQuery(params: readonly QueryParam[]): string {
   return params.map((p) => `${uriEncode(p.name)}=${uriEncode(p.value)}`).join('&');
 }
 
