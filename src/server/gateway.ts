@@ -245,8 +245,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     counter.on('close', () => {
       if (!res.body.readableEnded) res.body.destroy();
     });
+    let ended = false;
+    counter.once('end', () => {
+      ended = true;
+    });
     reply.raw.once('close', () => {
-      if (counter.bytes === stated) return;
+      // Nothing to add: the stated length was relayed, or an empty body without one (204, 304) was.
+      if (counter.bytes === stated || (stated === undefined && ended && counter.bytes === 0)) return;
       try {
         deps.audit.write(auditRecord(f, { eventType: 'AwsApiCallRelayed', additionalEventData: { bytesTransferredOut: counter.bytes } }));
       } catch {
