@@ -86,6 +86,21 @@ t.test('the address the proxy saw is believed, in every form', async (t) => {
   }
 });
 
+t.test('IPv4-mapped IPv6 is one address for CIDR checks, whichever side is mapped', async (t) => {
+  const mappedKey = await h.issue({ name: 'mapped', cidrs: ['::ffff:203.0.113.0/120'] });
+  for (const value of ['203.0.113.9', '::ffff:203.0.113.9', '[::ffff:203.0.113.9]:443']) {
+    const res = await list([['x-forwarded-for', value]], mappedKey);
+    t.equal(res.status, 200, `${value} is inside ::ffff:203.0.113.0/120`);
+    t.equal(lastRecord()?.sourceIPAddress, '203.0.113.9', 'audited in its IPv4 form');
+  }
+  const outside = await list([['x-forwarded-for', '::ffff:198.51.100.9']], mappedKey);
+  t.equal(outside.status, 403);
+  t.equal(errorCode(outside.body), 'AccessDenied');
+  // A mapped address on an IPv4 allowlist (the key from t.before allows 203.0.113.0/24).
+  const v4 = await list([['x-forwarded-for', '::ffff:203.0.113.10']]);
+  t.equal(v4.status, 200);
+});
+
 t.test('a malformed proxy line ends the walk at the trusted proxy, not at a client-chosen address', async (t) => {
   const before = h.upstream.received.length;
   const res = await list([['x-forwarded-for', '203.0.113.7'], ['x-forwarded-for', 'not-an-address']]);
