@@ -146,3 +146,29 @@ t.test('lockouts land on the address the proxy saw, not on one the client names'
   const mapped = await list([['x-forwarded-for', `::ffff:${attacker}`]]);
   t.equal(mapped.status, 503, 'and stays locked under its IPv4-mapped form');
 });
+
+t.test('aws:SourceIp sees the same address: a forged client line cannot satisfy a condition', async (t) => {
+  // policies/ec2-operator.json denies ec2:* unless aws:SourceIp is in 127.0.0.0/8, ::1 or 10.0.0.0/8.
+  const h2 = await startHarness({ trustProxy: '127.0.0.1/32', policies: new URL('../../policies', import.meta.url).pathname });
+  t.teardown(() => h2.close());
+  const op = await h2.issue({ name: 'operator', role: 'ec2-operator', cidrs: ['0.0.0.0/0', '::/0'] });
+  const describe = (lines: Array<[string, string]>) =>
+    signedWithPairs(h2.url, { method: 'POST', path: '/', body: 'Action=DescribeInstances&Version=2016-11-15', headers: { 'content-type': 'application/x-www-form-urlencoded' }, service: 'ec2', credentials: op }, lines);
+  for (const lines of [
+    [['x-forwarded-for', '10.1.2.3'], ['x-forwarded-for', '198.51.100.9']],
+    [['x-forwarded-for', '10.1.2.3, 198.51.100.9']],
+    [['x-forwarded-for', '127.0.0.1'], ['x-forwarded-for', '198.51.100.9']],
+  ] as Array<Array<[string, string]>>) {
+    const before = h2.upstream.received.length;
+    const res = await describe(lines);
+    t.equal(res.status, 403, JSON.stringify(lines));
+    t.equal(errorCode(res.body), 'UnauthorizedOperation');
+    t.equal(h2.upstream.received.length, before, 'nothing forwarded');
+    const rec = h2.audit().filter((r) => r.eventType === 'AwsApiCall').pop();
+    t.equal(rec?.sourceIPAddress, '198.51.100.9');
+    t.match(rec?.decision, { effect: 'Deny', statement: /OnlyFromTheOfficeOrLoopback/ });
+  }
+  const ok = await describe([['x-forwarded-for', '198.51.100.9'], ['x-forwarded-for', '10.1.2.3']]);
+  t.equal(ok.status, 200, 'the proxy saw 10.1.2.3: the condition holds');
+  t.equal(h2.audit().filter((r) => r.eventType === 'AwsApiCall').pop()?.sourceIPAddress, '10.1.2.3');
+});
