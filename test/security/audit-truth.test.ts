@@ -155,3 +155,33 @@ t.test('serializeRecord escapes only the characters, keeping the JSON value', as
   const chained = serializeRecord(rec, { seq: 3, prevHash: 'ab' });
   t.same(JSON.parse(chained), { ...rec, seq: 3, prevHash: 'ab' });
 });
+
+t.test('ByteCounter: decoded bytes of aws-chunked framing, however the stream is split', async (t) => {
+  const { ByteCounter } = await import('../../src/proxy/payload.js');
+  const fc = (await import('fast-check')).default;
+  const { encodeUnsigned, encodeSigned: sign, signingContext: ctx } = await import('../helpers/aws-chunked.js');
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 0, max: 40_000 }), fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 5000 }), { maxLength: 20 }), fc.boolean(), async (n, sizes, cuts, signed) => {
+      const data = Buffer.alloc(n, 7);
+      const encoded = signed ? sign(data, ctx('s', '20260101T000000Z', 'us-east-1', '0'.repeat(64)), sizes.map((s) => Math.max(s, 8192))) : encodeUnsigned(data, sizes, [['x-amz-checksum-crc32', 'AAAAAA==']]);
+      const c = new ByteCounter(true);
+      const out: Buffer[] = [];
+      c.on('data', (b: Buffer) => out.push(b));
+      let at = 0;
+      for (const cut of cuts) {
+        if (at >= encoded.length) break;
+        c.write(encoded.subarray(at, at + cut));
+        at += cut;
+      }
+      c.end(encoded.subarray(at));
+      await new Promise((r) => c.once('end', r));
+      return c.bytes === n && Buffer.concat(out).equals(encoded);
+    }),
+    { seed: 0x6b66, numRuns: 300 },
+  );
+  const plain = new ByteCounter();
+  plain.end(Buffer.alloc(1234));
+  plain.resume();
+  await new Promise((r) => plain.once('end', r));
+  t.equal(plain.bytes, 1234);
+});
