@@ -20,11 +20,12 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { forwardedConflict, headerLines, sourceAddress } from '../net/source-ip.js';
 import type { RoleRegistry } from '../policy/load.js';
 import { statementLabel, type Decision } from '../policy/types.js';
-import type { UpstreamClient, UpstreamResponse } from '../proxy/client.js';
+import type { UpstreamClient } from '../proxy/client.js';
 import { prepareForward, type TrailerHandling, type UpstreamResolver } from '../proxy/forward.js';
 import { relayableResponseHeaders } from '../proxy/headers.js';
 import type { MasterSigner } from '../proxy/master-signer.js';
-import { ByteCounter, readBounded } from '../proxy/payload.js';
+import { readBounded } from '../proxy/payload.js';
+import { countedRelay } from '../proxy/relay.js';
 import { claimedAccessKeyId, type ParsedAuthorization } from '../sigv4/authorization.js';
 import { sha256Hex } from '../sigv4/canonical.js';
 import { deleteObjectsAuthorizations, MAX_DELETE_BODY, parseDeleteObjects } from '../request/delete-objects.js';
@@ -232,35 +233,6 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     };
   }
 
-  /**
-   * Relay the upstream body through a counter. Once the answer is over (or cut short), a follow-up
-   * AwsApiCallRelayed record gives the bytes actually relayed, when they differ from what the
-   * AwsApiCall record stated. It cannot refuse anything any more, so a failed write is only counted.
-   */
-  function relayCounted(res: UpstreamResponse, f: Facts, reply: FastifyReply): Readable {
-    const declared = headerString(res.headers['content-length']);
-    const stated = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
-    const counter = new ByteCounter();
-    res.body.on('error', (err) => counter.destroy(err));
-    counter.on('close', () => {
-      if (!res.body.readableEnded) res.body.destroy();
-    });
-    let ended = false;
-    counter.once('end', () => {
-      ended = true;
-    });
-    reply.raw.once('close', () => {
-      // Nothing to add: the stated length was relayed, or an empty body without one (204, 304) was.
-      if (counter.bytes === stated || (stated === undefined && ended && counter.bytes === 0)) return;
-      try {
-        deps.audit.write(auditRecord(f, { eventType: 'AwsApiCallRelayed', additionalEventData: { bytesTransferredOut: counter.bytes } }));
-      } catch {
-        deps.metrics?.auditFailure();
-      }
-    });
-    return res.body.pipe(counter);
-  }
-
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const wire = wireFrom(request.raw);
     const facts: Facts = {
@@ -390,7 +362,15 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         res.body.resume();
         return reply.send();
       }
-      return reply.send(relayCounted(res, facts, reply));
+      // A follow-up record when the bytes relayed differ from the length stated above.
+      const relayed = countedRelay(res, (l) => reply.raw.once('close', l), (bytes) => {
+        try {
+          deps.audit.write(auditRecord(facts, { eventType: 'AwsApiCallRelayed', additionalEventData: { bytesTransferredOut: bytes } }));
+        } catch {
+          deps.metrics?.auditFailure();
+        }
+      });
+      return reply.send(relayed);
     } catch (err) {
       if (isDenial(err)) return refuse(reply, facts, err);
       request.log.error({ err }, 'unexpected error in the request path');
