@@ -8,6 +8,8 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 import { signedRequest } from '../helpers/raw.js';
 import { errorCode, rawExchange, signHeaders, statuses, signedWithPairs, type Creds } from './helpers.js';
 import { checkFraming, framingOf, type WireRequest } from '../../src/server/wire.js';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { radosgwAvailable, startRadosgw } from '../helpers/radosgw.js';
 
 let h: Harness;
 let alice: Creds;
@@ -202,4 +204,46 @@ t.test('EC2 form bodies: signed over the bytes sent; raw non-ASCII bytes refused
   const got = h.upstream.received[h.upstream.received.length - 1];
   t.equal(got?.verified, true, 'and the upstream verifies the re-signed body');
   t.equal(got?.headers['content-length'], String(Buffer.byteLength('Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3AName&Filter.1.Value.1=caf%C3%A9')));
+});
+
+const rgwCheck = radosgwAvailable();
+t.test('against radosgw: a body-less request claiming a body never breaks the next user on the pooled connection', { skip: rgwCheck.ok ? false : rgwCheck.reason }, async (t) => {
+  const rgw = await startRadosgw();
+  const direct = new S3Client({ endpoint: rgw.url, region: 'us-east-1', forcePathStyle: true, credentials: rgw, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const hr = await startHarness({ trailers: 'decode', s3Upstream: rgw });
+  t.teardown(async () => {
+    await hr.close();
+    direct.destroy();
+    await rgw.stop();
+  });
+  await direct.send(new CreateBucketCommand({ Bucket: 'team-a' }));
+  await direct.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'bob.txt', Body: 'bob data' }));
+  await direct.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'public.txt', Body: 'public data' }));
+  const a = await hr.issue({ name: 'alice' });
+  const b = await hr.issue({ name: 'bob' });
+  const rport = Number(new URL(hr.url).port);
+  const raw = async (method: string, path: string, extra: Array<[string, string]>, body = '') => {
+    const pairs = await signHeaders(hr.url, { method, path, service: 's3', credentials: a });
+    return Buffer.concat([Buffer.from(`${method} ${path} HTTP/1.1\r\n` + [...pairs, ...extra].map(([n, v]) => `${n}: ${v}\r\n`).join('') + '\r\n', 'latin1'), Buffer.from(body, 'latin1')]);
+  };
+  const bobGet = async (what: string) => {
+    const res = await signedRequest(hr.url, { method: 'GET', path: '/team-a/bob.txt', service: 's3', credentials: b });
+    t.equal(res.status, 200, `${what}: bob's next request succeeds`);
+    t.equal(res.body, 'bob data', `${what}: with bob's object`);
+  };
+  await bobGet('warm-up');
+  const smuggled = (await raw('DELETE', '/team-a/bob.txt', [])).toString('latin1');
+  for (const [what, method, extra, body] of [
+    ['GET, Content-Length 60, no body', 'GET', [['content-length', '60']], ''],
+    ['GET, Content-Length 60, with a body', 'GET', [['content-length', '60']], 'y'.repeat(60)],
+    ['HEAD, Content-Length 5', 'HEAD', [['content-length', '5']], 'hello'],
+    ['GET, chunked', 'GET', [['transfer-encoding', 'chunked']], '5\r\nhello\r\n0\r\n\r\n'],
+    ['GET smuggling a DELETE', 'GET', [['content-length', String(smuggled.length)]], smuggled],
+  ] as Array<[string, string, Array<[string, string]>, string]>) {
+    const ex = await rawExchange(rport, await raw(method, '/team-a/public.txt', extra, body), { timeoutMs: 15_000 });
+    t.same(statuses(ex.data), [400], `${what}: refused once`);
+    await bobGet(what);
+  }
+  const still = await direct.send(new GetObjectCommand({ Bucket: 'team-a', Key: 'bob.txt' }));
+  t.equal(await (still.Body as { transformToString(): Promise<string> }).transformToString(), 'bob data', 'the smuggled DELETE never ran');
 });
