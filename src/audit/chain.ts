@@ -107,6 +107,19 @@ function needsRedaction(o: object, depth: number): boolean {
   return false;
 }
 
+/** Characters that some line readers (JavaScript, Python's str.splitlines, editors) treat as line ends. */
+const LINE_SEPARATORS = /[\u0085\u2028\u2029]/g;
+
+/**
+ * JSON.stringify leaves U+0085, U+2028 and U+2029 as raw characters; written
+ * as \uXXXX escapes instead (still the same JSON value), no reader can split
+ * a record at them. Only string contents can hold them, so escaping is safe
+ * anywhere in the serialized text.
+ */
+export function escapeLineSeparators(json: string): string {
+  return json.replace(LINE_SEPARATORS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /**
  * One record as the exact line written (without newline), with the chain
  * fields appended last. The common path is one JSON.stringify plus a string
@@ -114,7 +127,7 @@ function needsRedaction(o: object, depth: number): boolean {
  * field replaced by "[redacted]".
  */
 export function serializeRecord(record: object, chain?: ChainFields): string {
-  const json = needsRedaction(record, 1) ? JSON.stringify(record, redact) : JSON.stringify(record);
+  const json = escapeLineSeparators(needsRedaction(record, 1) ? JSON.stringify(record, redact) : JSON.stringify(record));
   if (!chain) return json;
   if ('seq' in record || 'prevHash' in record) {
     const { seq: _s, prevHash: _p, ...rest } = JSON.parse(json) as Record<string, unknown>;

@@ -13,8 +13,11 @@ export const EVENT_VERSION = '1.09';
  * AuthFailure: a request that failed authentication.
  * Lockout: a source address locked out after repeated AuthFailures.
  * AdminAction: keys issued, rotated, revoked; policies reloaded.
+ * AwsApiCallRelayed: written after an answer's body was relayed, only when
+ *   the bytes relayed differ from what the AwsApiCall record stated (cut short,
+ *   or the upstream sent no Content-Length).
  */
-export type EventType = 'AwsApiCall' | 'AwsApiCallStarted' | 'AuthFailure' | 'Lockout' | 'AdminAction';
+export type EventType = 'AwsApiCall' | 'AwsApiCallStarted' | 'AuthFailure' | 'Lockout' | 'AdminAction' | 'AwsApiCallRelayed';
 
 export interface UserIdentity {
   readonly type: 'KeyfenceSubkey' | 'Unauthenticated' | 'KeyfenceAdmin';
@@ -54,7 +57,11 @@ export interface AuditRecord {
   readonly tlsDetails?: { readonly tlsVersion?: string; readonly cipherSuite?: string };
   readonly decision?: { readonly effect: 'Allow' | 'Deny'; readonly statement?: string; readonly reason?: string };
   readonly upstream?: { readonly status: number; readonly latencyMs: number };
-  /** As in CloudTrail's S3 data events: bytes of the request body and of the response body (declared lengths). */
+  /**
+   * As in CloudTrail's S3 data events. In: payload bytes keyfence relayed upstream (decoded bytes of an
+   * aws-chunked body), counted. Out: the upstream's Content-Length on AwsApiCall (written before the body
+   * is relayed); the count actually relayed on AwsApiCallRelayed.
+   */
   readonly additionalEventData?: { readonly bytesTransferredIn?: number; readonly bytesTransferredOut?: number };
   /** Lockout records: failures that triggered the lock, and until when. */
   readonly lockout?: { readonly failures: number; readonly until: string; readonly durationMs: number };

@@ -6,7 +6,7 @@ const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-export const EVENT_TYPES = ['AwsApiCall', 'AwsApiCallStarted', 'AuthFailure', 'Lockout', 'AdminAction', 'AuditDigest'] as const;
+export const EVENT_TYPES = ['AwsApiCall', 'AwsApiCallStarted', 'AuthFailure', 'Lockout', 'AdminAction', 'AuditDigest', 'AwsApiCallRelayed'] as const;
 
 /** Field names that must never appear anywhere in a record. */
 const FORBIDDEN = new Set(['secretAccessKey', 'SecretAccessKey', 'sessionToken', 'SessionToken', 'signature', 'authorization', 'Authorization', 'X-Amz-Signature', 'X-Amz-Security-Token']);
@@ -66,6 +66,12 @@ export function checkAuditRecord(rec: unknown, opts: { chained?: boolean } = {})
       } else if (idType !== 'KeyfenceSubkey' && idType !== 'Unauthenticated') p.push('AwsApiCall: userIdentity.type must be KeyfenceSubkey (or Unauthenticated for a malformed request)');
       if (type === 'AwsApiCall' && isObj(decision) && decision['effect'] === 'Allow' && upstream === undefined && rec['errorCode'] === undefined) p.push('AwsApiCall: an allowed call without error carries upstream');
       break;
+    case 'AwsApiCallRelayed': {
+      str('keyfenceRequestID');
+      const extra = rec['additionalEventData'];
+      if (!isObj(extra) || typeof extra['bytesTransferredOut'] !== 'number') p.push('AwsApiCallRelayed: additionalEventData.bytesTransferredOut must be a number');
+      break;
+    }
     case 'AuthFailure':
       if (idType !== 'Unauthenticated') p.push('AuthFailure: userIdentity.type must be Unauthenticated');
       str('errorCode');

@@ -1,8 +1,11 @@
 // Prometheus metrics for the request path (prom-client). The registry is
 // passed in so tests and the admin listener share it; nothing here touches
-// secrets or raw keys — labels are service, action, decision, reason, code.
+// secrets or raw keys — labels are service, action, decision, reason, code,
+// and every value is mapped into a closed set first (./labels.ts): a request
+// can never add a time series.
 
 import { Counter, Histogram, Registry } from 'prom-client';
+import { actionLabel, decisionLabel, reasonLabel, serviceLabel, statusLabel } from './labels.js';
 
 export class GatewayMetrics {
   readonly registry: Registry;
@@ -25,15 +28,15 @@ export class GatewayMetrics {
       name: 'keyfence_upstream_latency_seconds', help: 'Time to the upstream response headers', labelNames: ['service'], registers,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
-    this.upstreamStatus = new Counter({ name: 'keyfence_upstream_responses_total', help: 'Upstream responses by status code', labelNames: ['service', 'code'], registers });
+    this.upstreamStatus = new Counter({ name: 'keyfence_upstream_responses_total', help: 'Upstream responses by status class (2xx, 3xx, 4xx, 5xx)', labelNames: ['service', 'code'], registers });
     this.auditFailures = new Counter({ name: 'keyfence_audit_write_failures_total', help: 'Audit records that could not be written (calls refused with 503)', registers });
   }
 
   call(service: string, action: string, decision: 'Allow' | 'Deny'): void {
-    this.calls.inc({ service, action, decision });
+    this.calls.inc({ service: serviceLabel(service), action: actionLabel(service, action), decision: decisionLabel(decision) });
   }
   authFailure(reason: string): void {
-    this.authFailures.inc({ reason });
+    this.authFailures.inc({ reason: reasonLabel(reason) });
   }
   lockout(): void {
     this.lockouts.inc();
@@ -42,8 +45,8 @@ export class GatewayMetrics {
     this.lockedRefusals.inc();
   }
   upstream(service: string, status: number, seconds: number): void {
-    this.upstreamLatency.observe({ service }, seconds);
-    this.upstreamStatus.inc({ service, code: String(status) });
+    this.upstreamLatency.observe({ service: serviceLabel(service) }, seconds);
+    this.upstreamStatus.inc({ service: serviceLabel(service), code: statusLabel(status) });
   }
   auditFailure(): void {
     this.auditFailures.inc();

@@ -14,7 +14,7 @@ import type { Service } from '../errors/catalog.js';
 import type { RequestDescription } from '../request/description.js';
 import type { AuthenticatedRequest } from '../server/authenticate.js';
 import type { WireRequest } from '../server/wire.js';
-import { singleHeader } from '../server/wire.js';
+import { BODYLESS_METHODS, singleHeader } from '../server/wire.js';
 import { signedChunkedLength, signedTrailerBytes } from '../sigv4/chunk-framing.js';
 import type { ChunkSigningContext } from '../sigv4/chunk-signatures.js';
 import { createChunkDecoder, createChunkResigner, createSignedChunkDecoder } from '../sigv4/chunked.js';
@@ -22,7 +22,7 @@ import { DEFAULT_CHUNK_SIZE } from '../sigv4/constants.js';
 import { uriEncode, type QueryParam } from '../sigv4/encoding.js';
 import { forwardableHeaders } from './headers.js';
 import type { MasterSigner } from './master-signer.js';
-import { Sha256Gate } from './payload.js';
+import { ByteCounter, checkFormBodyBytes, Sha256Gate } from './payload.js';
 
 export type UpstreamResolver = (service: Service, region: string) => URL;
 
@@ -34,6 +34,8 @@ export interface PreparedForward {
   readonly headers: Record<string, string>;
   /** Buffered bodies (EC2 forms, DeleteObjects XML) or the streamed body, already wrapped. */
   readonly body?: Readable | Buffer;
+  /** Payload bytes relayed upstream so far (decoded bytes for an aws-chunked body): the audit's bytesTransferredIn. */
+  readonly bytesSent: () => number;
 }
 
 /** Regional AWS endpoints, used unless --upstream-ec2/--upstream-s3 say otherwise. */
@@ -41,7 +43,8 @@ export function awsUpstreams(overrides: { ec2?: URL | undefined; s3?: URL | unde
   return (service, region) => overrides[service] ?? new URL(`https://${service}.${region}.amazonaws.com`);
 }
 
-function encodeQuery(params: readonly QueryParam[]): string {
+/** The forwarded query string: each authorized (name, value) UriEncoded, in order. */
+export function encodeQuery(params: readonly QueryParam[]): string {
   return params.map((p) => `${uriEncode(p.name)}=${uriEncode(p.value)}`).join('&');
 }
 
@@ -61,7 +64,10 @@ function decodedLength(wire: WireRequest): number {
 
 function trailerNames(wire: WireRequest): string[] {
   const v = singleHeader(wire.headers, 'x-amz-trailer');
-  return v === undefined ? [] : v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = v === undefined ? [] : v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  // The forwarded length counts each declared trailer once; a repeated name would make it wrong.
+  if (new Set(names).size !== names.length) throw new Denial('MalformedRequest', 'x-amz-trailer names the same trailer more than once.');
+  return names;
 }
 
 /** Remove "aws-chunked" from Content-Encoding, keeping any other coding (e.g. gzip). */
@@ -97,20 +103,29 @@ export function prepareForward(
   const origin = deps.upstream(desc.service, desc.region);
   const headers = forwardableHeaders(wire.headers);
   for (const [name, value] of authn.hoistedHeaders) headers[name] = value;
+  // Framing is keyfence's own: nothing of the client's Content-Length survives unless set below.
+  delete headers['content-length'];
+  delete headers['transfer-encoding'];
   const query = encodeQuery(authn.queryParams);
 
   if (desc.service === 'ec2') {
     const formBody = authn.formBody && authn.formBody.length > 0 ? authn.formBody : undefined;
-    if (formBody === undefined) delete headers['content-length'];
-    else headers['content-length'] = String(formBody.length);
+    if (formBody !== undefined) {
+      checkFormBodyBytes(formBody);
+      headers['content-length'] = String(formBody.length);
+    }
+    // The signer hashes exactly the bytes sent (a Buffer, not a re-encoded string).
     const signed = deps.signer.sign({
       service: 'ec2', region: desc.region, method: wire.method, host: origin.host,
-      path: '/' + (query ? `?${query}` : ''), headers, body: formBody ? formBody.toString('latin1') : '',
+      path: '/' + (query ? `?${query}` : ''), headers, body: formBody ?? '',
     });
-    return { origin, path: signed.path, headers: signed.headers, ...(formBody ? { body: formBody } : {}) };
+    const length = formBody?.length ?? 0;
+    return { origin, path: signed.path, headers: signed.headers, ...(formBody ? { body: formBody } : {}), bytesSent: () => length };
   }
 
   const payload = authn.payload ?? { kind: 'unsigned' as const };
+  // Is the body sent upstream still aws-chunked (re-signed, or forwarded intact)? Then only chunk data counts.
+  let chunkedOut = false;
   let wrap: ((b: Readable) => Readable) | undefined;
   // Signed chunks are re-signed from the upstream request's own signature, known only after signing.
   let resignerFor: ((resign: ChunkSigningContext) => (b: Readable) => Readable) | undefined;
@@ -129,6 +144,8 @@ export function prepareForward(
         if (names.length > 1) throw new Denial('MalformedRequest', 'At most one checksum trailer is supported.');
         asPlainUpload(headers, length);
         wrap = (b) => b.pipe(createChunkDecoder({ signed: false, decodedLength: length, expectTrailer: names.length > 0, ...(names[0] ? { trailerName: names[0] } : {}) }));
+      } else {
+        chunkedOut = true;
       }
       break;
     case 'signed-chunks': {
@@ -144,6 +161,7 @@ export function prepareForward(
       }
       const length = decodedLength(wire);
       const names = payload.trailer ? trailerNames(wire) : undefined;
+      chunkedOut = true;
       headers['content-length'] = String(signedChunkedLength(length, DEFAULT_CHUNK_SIZE, names ? signedTrailerBytes(names) : 0));
       resignerFor = (resign) => (b) =>
         b.pipe(
@@ -160,10 +178,20 @@ export function prepareForward(
   }
   // The bytes upstream stores are the key we authorized: rebuild the path from it.
   const path = s3Path(desc) + (query ? `?${query}` : '');
+  // A body-less method sends no body (a claimed one was refused by checkFraming).
+  if (BODYLESS_METHODS.has(wire.method)) body = undefined;
   if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+  else if (body !== undefined && headers['content-length'] === undefined) {
+    // A streamed client body, relayed as it came: the length the client framed it with
+    // (Node's server delivers exactly that many bytes), or chunked when it sent it chunked.
+    const framing = wire.framing;
+    if (framing.kind === 'length') headers['content-length'] = String(framing.length);
+    else if (framing.kind === 'none') headers['content-length'] = '0';
+  }
   const signed = deps.signer.sign({ service: 's3', region: desc.region, method: wire.method, host: origin.host, path, headers });
 
   let outBody: Readable | Buffer | undefined = body;
+  let bytesSent = () => (Buffer.isBuffer(body) ? body.length : 0);
   if (body !== undefined && !Buffer.isBuffer(body)) {
     if (resignerFor) {
       if (!signed.chunkSigning) throw new Error('the master signer gave no chunk signing context for a streaming upload');
@@ -175,6 +203,12 @@ export function prepareForward(
       source.on('error', (err) => wrapped.destroy(err));
       outBody = wrapped;
     }
+    // Count what actually leaves for the upstream, after every check and re-encoding.
+    const inner: Readable = outBody as Readable;
+    const counter = new ByteCounter(chunkedOut);
+    inner.on('error', (err) => counter.destroy(err));
+    outBody = inner.pipe(counter);
+    bytesSent = () => counter.bytes;
   }
-  return { origin, path: signed.path, headers: signed.headers, ...(outBody !== undefined ? { body: outBody } : {}) };
+  return { origin, path: signed.path, headers: signed.headers, ...(outBody !== undefined ? { body: outBody } : {}), bytesSent };
 }

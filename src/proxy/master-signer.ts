@@ -28,7 +28,7 @@ export interface OutboundRequest {
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
   /** Small bodies that are part of the signature (EC2 forms); streamed bodies use the content hash header. */
-  readonly body?: string;
+  readonly body?: string | Buffer;
 }
 
 export interface SignedOutbound {

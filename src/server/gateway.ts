@@ -17,7 +17,7 @@ import { renderError } from '../errors/render.js';
 import type { Cidr } from '../net/cidr.js';
 import type { Lockout } from '../net/lockout.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
-import { sourceAddress } from '../net/source-ip.js';
+import { forwardedConflict, headerLines, sourceAddress } from '../net/source-ip.js';
 import type { RoleRegistry } from '../policy/load.js';
 import { statementLabel, type Decision } from '../policy/types.js';
 import type { UpstreamClient } from '../proxy/client.js';
@@ -25,6 +25,7 @@ import { prepareForward, type TrailerHandling, type UpstreamResolver } from '../
 import { relayableResponseHeaders } from '../proxy/headers.js';
 import type { MasterSigner } from '../proxy/master-signer.js';
 import { readBounded } from '../proxy/payload.js';
+import { countedRelay } from '../proxy/relay.js';
 import { claimedAccessKeyId, type ParsedAuthorization } from '../sigv4/authorization.js';
 import { sha256Hex } from '../sigv4/canonical.js';
 import { deleteObjectsAuthorizations, MAX_DELETE_BODY, parseDeleteObjects } from '../request/delete-objects.js';
@@ -35,7 +36,7 @@ import { redactParameters } from '../request/redact.js';
 import type { Principal, SubkeyService } from '../subkeys/subkeys.js';
 import { authenticate, guessService, parseQueryOrDeny, type AuthenticatedRequest } from './authenticate.js';
 import { authorize, checkSourceIp } from './authorize.js';
-import { singleHeader, wireFrom, type WireRequest } from './wire.js';
+import { checkFraming, singleHeader, wireFrom, type WireRequest } from './wire.js';
 
 export interface GatewayDeps {
   readonly subkeys: SubkeyService;
@@ -108,6 +109,11 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   // Bodies stay streams: each stage decides whether (and how much) to read.
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  /** The one client address: authorization, lockout and audit all use it. */
+  function clientAddress(wire: WireRequest): string {
+    return sourceAddress(wire.peerAddress, headerLines(wire.headers, 'x-forwarded-for'), deps.trustProxy).toString();
+  }
 
   function auditRecord(f: Facts, extra: Partial<AuditRecord>): AuditRecord {
     const desc = f.description;
@@ -233,7 +239,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const facts: Facts = {
       requestId: request.id,
       wire,
-      sourceIp: sourceAddress(wire.peerAddress, singleHeader(wire.headers, 'x-forwarded-for', false), deps.trustProxy).toString(),
+      sourceIp: clientAddress(wire),
       userAgent: singleHeader(wire.headers, 'user-agent', false),
       service: guessService(wire),
     };
@@ -256,6 +262,9 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       return wire.method === 'HEAD' ? reply.send() : reply.type(rendered.contentType).send(rendered.body);
     }
     try {
+      const forwarded = forwardedConflict(wire.headers, deps.trustProxy);
+      if (forwarded !== undefined) throw new Denial('MalformedRequest', forwarded);
+      checkFraming(wire);
       // 1. verify
       const authn = await authenticate(wire, body, deps, {
         onScope: (scope) => {
@@ -336,7 +345,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
           auditRecord(facts, {
             ...(upstreamId ? { requestID: upstreamId } : {}),
             upstream: { status: res.statusCode, latencyMs },
-            additionalEventData: transferred(wire, res.headers),
+            additionalEventData: transferred(fwd.bytesSent(), wire, res.headers),
             ...(res.statusCode >= 400 ? { errorCode: `Upstream${res.statusCode}`, errorMessage: `The upstream service answered HTTP ${res.statusCode}.` } : {}),
           }),
           request.log,
@@ -354,7 +363,15 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         res.body.resume();
         return reply.send();
       }
-      return reply.send(res.body);
+      // A follow-up record when the bytes relayed differ from the length stated above.
+      const relayed = countedRelay(res, (l) => reply.raw.once('close', l), (bytes) => {
+        try {
+          deps.audit.write(auditRecord(facts, { eventType: 'AwsApiCallRelayed', additionalEventData: { bytesTransferredOut: bytes } }));
+        } catch {
+          deps.metrics?.auditFailure();
+        }
+      });
+      return reply.send(relayed);
     } catch (err) {
       if (isDenial(err)) return refuse(reply, facts, err);
       request.log.error({ err }, 'unexpected error in the request path');
@@ -368,22 +385,31 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'], url: '*', handler: handle });
 
+  // A method no route serves (CONNECT, TRACE, a made-up token): an AWS error and an audit record, like every other refusal.
+  app.setNotFoundHandler((request, reply) => {
+    const wire = wireFrom(request.raw);
+    return refuse(reply, { requestId: request.id, wire, sourceIp: clientAddress(wire), userAgent: undefined, service: guessService(wire) }, new Denial('MalformedRequest', 'keyfence does not serve this HTTP method.'));
+  });
+
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const wire = wireFrom(request.raw);
     request.log.warn({ err: { message: error.message } }, 'request failed before the gateway handler');
     const reason: DenialReason = error.statusCode === 413 ? 'BodyTooLarge' : 'MalformedRequest';
-    return refuse(reply, { requestId: request.id, wire, sourceIp: wire.peerAddress, userAgent: undefined, service: guessService(wire) }, new Denial(reason));
+    return refuse(reply, { requestId: request.id, wire, sourceIp: clientAddress(wire), userAgent: undefined, service: guessService(wire) }, new Denial(reason));
   });
 
   return app;
 }
 
-/** Body sizes as declared on the wire (the record is written before the body has flowed). */
-function transferred(wire: WireRequest, upstreamHeaders: Record<string, string | string[] | undefined>): { bytesTransferredIn: number; bytesTransferredOut?: number } {
-  const declaredIn = singleHeader(wire.headers, 'x-amz-decoded-content-length', false) ?? singleHeader(wire.headers, 'content-length', false) ?? '0';
+/**
+ * In: the payload bytes relayed upstream, counted (by the time the upstream answered, the body of an
+ * S3 PUT has been sent). Out: the upstream's declared length; relayCounted records the real count
+ * afterwards when it differs.
+ */
+function transferred(sentIn: number, wire: WireRequest, upstreamHeaders: Record<string, string | string[] | undefined>): { bytesTransferredIn: number; bytesTransferredOut?: number } {
   const out = headerString(upstreamHeaders['content-length']);
   return {
-    bytesTransferredIn: /^\d+$/.test(declaredIn) ? Number(declaredIn) : 0,
+    bytesTransferredIn: sentIn,
     ...(out !== undefined && /^\d+$/.test(out) && wire.method !== 'HEAD' ? { bytesTransferredOut: Number(out) } : {}),
   };
 }

@@ -44,6 +44,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   trustProxy?: string;
+  /** Load roles from this policies directory instead of test/fixtures/policies. */
+  policies?: string;
   masterSessionToken?: string;
   s3Domain?: string;
   trailers?: TrailerHandling;
@@ -72,7 +74,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const dataDir = mkdtempSync(join(tmpdir(), 'keyfence-test-'));
   let offset = 0;
   const now = () => Date.now() + offset;
-  const roles = loadRoles(POLICIES);
+  const roles = loadRoles(opts.policies ?? POLICIES);
   const store = openSubkeyStore(dataDir);
   const subkeys = new SubkeyService({ store, material: loadKeyMaterial(dataDir), now, role: (r) => roles.get(r) });
   const auditPath = join(dataDir, 'audit.log');
